@@ -1,0 +1,19 @@
+//! Pure data for Switchboard: dialect wire types, the SSE codec, raw JSON objects and
+//! normalized usage. No I/O, no async — everything here is a function over bytes or typed values.
+//!
+//! - [`sse`] — incremental Server-Sent Events decoder and encoder (the streaming hot path).
+//! - [`json`] — [`json::RawObject`], a top-level JSON object whose values stay raw bytes, for
+//!   the same-dialect fast path that only rewrites a field or two.
+//! - [`openai`] — typed OpenAI API bodies (chat, completions, embeddings, models, errors).
+//! - [`usage`] — [`Usage`], token counts normalized across providers.
+//! - [`Dialect`] / [`WireFormat`] — what a client speaks and what a provider speaks.
+
+pub mod json;
+pub mod openai;
+pub mod sse;
+pub mod usage;
+
+mod dialect;
+
+pub use dialect::{Dialect, WireFormat};
+pub use usage::Usage;
