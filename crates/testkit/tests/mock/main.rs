@@ -1,0 +1,9 @@
+//! Integration tests of the mock provider over real sockets, with reqwest as the client.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod chat;
+mod control;
+mod faults;
+mod streams;
+mod support;
