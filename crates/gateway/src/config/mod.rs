@@ -1,0 +1,179 @@
+//! Configuration: a TOML file (optional) plus `SWITCHBOARD_…__…` environment overrides, parsed
+//! into raw structs (`raw`) and validated once into the runtime [`Config`] (`validate`).
+//!
+//! Env overrides use the prefix `SWITCHBOARD_` and `__` between levels, e.g.
+//! `SWITCHBOARD_SERVER__MAX_BODY_SIZE=8MiB` or `SWITCHBOARD_PROVIDERS__GROQ__BASE_URL=…`.
+
+mod raw;
+pub mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use crate::providers::Provider;
+use crate::secret::Secret;
+
+pub use raw::RawConfig;
+
+/// The prefix of every environment override.
+pub const ENV_PREFIX: &str = "SWITCHBOARD_";
+/// The file looked for in the working directory when no path is given.
+pub const DEFAULT_FILE: &str = "switchboard.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8790";
+
+/// Validated configuration: every reference resolved, every secret read.
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    /// Enabled providers: those declared in the file first, then those detected from env.
+    pub providers: Vec<Arc<Provider>>,
+    /// Model-name prefix (provider id or alias) → provider id.
+    pub prefixes: BTreeMap<String, String>,
+    pub models: BTreeMap<String, VirtualModel>,
+    /// The file this came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    pub keys: Vec<Secret>,
+    pub allow_open: bool,
+}
+
+/// A name clients may use that stands for one provider model, with default parameters.
+#[derive(Debug, Clone)]
+pub struct VirtualModel {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub context_window: Option<u64>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    NotFound(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn from_figment(err: figment::Error) -> Self {
+        let lines: Vec<String> = err
+            .into_iter()
+            .map(|e| {
+                let field = e
+                    .path
+                    .iter()
+                    .skip_while(|p| p.as_str() == "default")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let origin = e
+                    .metadata
+                    .as_ref()
+                    .map(|m| match &m.source {
+                        Some(src) => format!(" (from {src})"),
+                        None => format!(" (from {})", m.name),
+                    })
+                    .unwrap_or_default();
+                if field.is_empty() {
+                    format!("{}{origin}", e.kind)
+                } else {
+                    format!("{field}: {}{origin}", e.kind)
+                }
+            })
+            .collect();
+        Self::Parse(lines.join("\n"))
+    }
+}
+
+impl Config {
+    /// Loads the file (the given path, else `./switchboard.toml` when present, else none),
+    /// applies env overrides and validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::NotFound(p.to_owned())),
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::new();
+        if let Some(f) = &file {
+            figment = figment.merge(Toml::file_exact(f));
+        }
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        let raw: RawConfig = figment.extract().map_err(ConfigError::from_figment)?;
+        validate::validate(raw, &|k| std::env::var(k).ok(), file)
+    }
+
+    /// Parses a TOML document with an explicit environment (no process env): for tests and
+    /// `config check` of a string.
+    pub fn from_toml(
+        toml_text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawConfig = Figment::from(Toml::string(toml_text))
+            .extract()
+            .map_err(ConfigError::from_figment)?;
+        validate::validate(raw, env, None)
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&Arc<Provider>> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// Refuses to serve without keys on an address others can reach, unless opted in.
+    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.auth.keys.is_empty()
+            && !self.server.listen.ip().is_loopback()
+            && !self.auth.allow_open
+        {
+            return Err(ConfigError::invalid(
+                "auth.keys",
+                format!(
+                    "listening on {} (not loopback) without any gateway key: set auth.keys, or auth.allow_open = true to serve openly",
+                    self.server.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

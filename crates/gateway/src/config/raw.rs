@@ -1,0 +1,97 @@
+//! The configuration file as written: serde structs that reject unknown fields. `validate`
+//! turns them into runtime types where every reference is resolved.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::units::ByteSize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub http: RawHttp,
+    pub auth: RawAuth,
+    pub providers: BTreeMap<String, RawProvider>,
+    pub models: BTreeMap<String, RawVirtualModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_size: Option<ByteSize>,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub pool_idle_timeout: Option<Duration>,
+    pub pool_max_idle_per_host: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuth {
+    /// Static gateway keys (literal or `env:NAME`). Empty: open on loopback.
+    pub keys: Vec<String>,
+    /// Serve without keys on a non-loopback address (explicit opt-in).
+    pub allow_open: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProvider {
+    pub name: Option<String>,
+    pub wire_format: Option<String>,
+    pub base_url: Option<String>,
+    pub auth: Option<String>,
+    /// Credentials, literal or `env:NAME`; several are used in turn.
+    pub keys: Option<Vec<String>>,
+    pub headers: BTreeMap<String, String>,
+    pub timeouts: RawTimeouts,
+    pub models: BTreeMap<String, RawModel>,
+    pub aliases: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub idle: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub total: Option<Duration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawModel {
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub input_price: Option<f64>,
+    pub output_price: Option<f64>,
+    pub cache_read_price: Option<f64>,
+    pub cache_write_price: Option<f64>,
+    pub capabilities: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawVirtualModel {
+    /// `provider/model`.
+    pub target: String,
+    /// Request parameters applied when the client did not set them.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub context_window: Option<u64>,
+    pub description: Option<String>,
+}

@@ -1,0 +1,383 @@
+//! Raw configuration → runtime [`Config`]: merges the catalog, reads credentials, resolves
+//! virtual models. Every error names the exact field.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use wire::WireFormat;
+
+use super::raw::{RawConfig, RawModel, RawProvider};
+use super::{
+    AuthSettings, Config, ConfigError, DEFAULT_LISTEN, HttpSettings, ServerSettings, VirtualModel,
+};
+use crate::providers::catalog::{Catalog, CatalogProvider, price_micros};
+use crate::providers::{AuthStyle, ModelInfo, Origin, Prices, Provider, Timeouts};
+use crate::secret::Secret;
+
+type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+const DEFAULT_MAX_BODY: usize = 32 << 20;
+
+pub(super) fn validate(
+    raw: RawConfig,
+    env: EnvFn<'_>,
+    source: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
+    let catalog = Catalog::builtin().map_err(|e| ConfigError::invalid("catalog", e))?;
+
+    let listen_text = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse().map_err(|_| {
+        ConfigError::invalid(
+            "server.listen",
+            format!("'{listen_text}' is not an address such as 127.0.0.1:8790"),
+        )
+    })?;
+    let server = ServerSettings {
+        listen,
+        max_body_bytes: raw.server.max_body_size.map_or(DEFAULT_MAX_BODY, |b| b.0),
+        shutdown_grace: raw.server.shutdown_grace.unwrap_or(Duration::from_secs(30)),
+    };
+    let http = HttpSettings {
+        connect_timeout: raw.http.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        pool_idle_timeout: raw
+            .http
+            .pool_idle_timeout
+            .unwrap_or(Duration::from_secs(90)),
+        pool_max_idle_per_host: raw.http.pool_max_idle_per_host.unwrap_or(256),
+    };
+    let auth = AuthSettings {
+        keys: raw
+            .auth
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| read_secret(k, &format!("auth.keys[{i}]"), env))
+            .collect::<Result<_, _>>()?,
+        allow_open: raw.auth.allow_open,
+    };
+
+    let mut providers = Vec::new();
+    let mut prefixes = BTreeMap::new();
+    for (id, rp) in &raw.providers {
+        check_id(id, &format!("providers.{id}"))?;
+        let entry = catalog.get(id);
+        if rp.enabled == Some(false) {
+            continue;
+        }
+        let provider = build_provider(id, rp, entry, env)?;
+        add_prefixes(
+            &mut prefixes,
+            id,
+            rp.aliases.as_ref().or(entry.map(|e| &e.aliases)),
+            &format!("providers.{id}.aliases"),
+        )?;
+        providers.push(Arc::new(provider));
+    }
+    for entry in &catalog.providers {
+        if raw.providers.contains_key(&entry.id) || entry.local {
+            continue;
+        }
+        let Some(var) = entry
+            .key_env
+            .iter()
+            .find(|var| env(var).is_some_and(|v| !v.trim().is_empty()))
+        else {
+            continue;
+        };
+        let mut p = build_provider(&entry.id, &RawProvider::default(), Some(entry), env)?;
+        p.origin = Origin::DetectedFromEnv(var.clone());
+        add_prefixes(
+            &mut prefixes,
+            &entry.id,
+            Some(&entry.aliases),
+            &format!("catalog {}", entry.id),
+        )?;
+        providers.push(Arc::new(p));
+    }
+
+    let mut models = BTreeMap::new();
+    for (name, vm) in raw.models {
+        let field = format!("models.{name}.target");
+        let (prefix, model) = vm.target.split_once('/').ok_or_else(|| {
+            ConfigError::invalid(
+                &field,
+                format!("'{}' is not of the form provider/model", vm.target),
+            )
+        })?;
+        let provider = prefixes.get(prefix).ok_or_else(|| {
+            let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+            ConfigError::invalid(
+                &field,
+                format!(
+                    "provider '{prefix}' is not configured (configured: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })?;
+        if model.is_empty() {
+            return Err(ConfigError::invalid(
+                &field,
+                "the model part after '/' is empty",
+            ));
+        }
+        if name.contains('/') && prefixes.contains_key(name.split('/').next().unwrap_or_default()) {
+            return Err(ConfigError::invalid(
+                format!("models.{name}"),
+                "a virtual model name may not start with a provider prefix",
+            ));
+        }
+        models.insert(
+            name.clone(),
+            VirtualModel {
+                name,
+                provider: provider.clone(),
+                model: model.to_owned(),
+                params: vm.params,
+                context_window: vm.context_window,
+                description: vm.description,
+            },
+        );
+    }
+
+    Ok(Config {
+        server,
+        http,
+        auth,
+        providers,
+        prefixes,
+        models,
+        source,
+    })
+}
+
+fn check_id(id: &str, field: &str) -> Result<(), ConfigError> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigError::invalid(
+            field,
+            "a provider id uses only letters, digits, '-' and '_'",
+        ));
+    }
+    Ok(())
+}
+
+fn add_prefixes(
+    prefixes: &mut BTreeMap<String, String>,
+    id: &str,
+    aliases: Option<&Vec<String>>,
+    field: &str,
+) -> Result<(), ConfigError> {
+    for prefix in std::iter::once(id).chain(aliases.into_iter().flatten().map(String::as_str)) {
+        if let Some(other) = prefixes.insert(prefix.to_owned(), id.to_owned())
+            && other != id
+        {
+            return Err(ConfigError::invalid(
+                field,
+                format!("prefix '{prefix}' is used by both '{other}' and '{id}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_secret(value: &str, field: &str, env: EnvFn<'_>) -> Result<Secret, ConfigError> {
+    match value.strip_prefix("env:") {
+        Some(var) => env(var)
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| {
+                ConfigError::invalid(field, format!("environment variable {var} is not set"))
+            }),
+        None if value.is_empty() => Err(ConfigError::invalid(field, "empty key")),
+        None => Ok(Secret::new(value)),
+    }
+}
+
+fn build_provider(
+    id: &str,
+    rp: &RawProvider,
+    entry: Option<&CatalogProvider>,
+    env: EnvFn<'_>,
+) -> Result<Provider, ConfigError> {
+    let field = |f: &str| format!("providers.{id}.{f}");
+
+    let wire_text = rp
+        .wire_format
+        .as_deref()
+        .or(entry.map(|e| e.wire_format.as_str()))
+        .unwrap_or("openai");
+    let wire_format =
+        parse_wire_format(wire_text).map_err(|m| ConfigError::invalid(field("wire_format"), m))?;
+
+    let base_url = rp
+        .base_url
+        .clone()
+        .or_else(|| entry.map(|e| e.base_url.clone()))
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                field("base_url"),
+                "required for a provider not in the catalog",
+            )
+        })?;
+    let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+        ConfigError::invalid(field("base_url"), format!("'{base_url}' is not a URL: {e}"))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::invalid(
+            field("base_url"),
+            "must be an http:// or https:// URL",
+        ));
+    }
+
+    let auth: AuthStyle = rp
+        .auth
+        .as_deref()
+        .or(entry.map(|e| e.auth.as_str()))
+        .unwrap_or("bearer")
+        .parse()
+        .map_err(|m: String| ConfigError::invalid(field("auth"), m))?;
+
+    let credentials = match &rp.keys {
+        Some(keys) => keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| read_secret(k, &format!("{}[{i}]", field("keys")), env))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => entry
+            .into_iter()
+            .flat_map(|e| e.key_env.iter())
+            .find_map(|var| env(var).filter(|v| !v.trim().is_empty()))
+            .map(Secret::new)
+            .into_iter()
+            .collect(),
+    };
+    if auth.needs_key() && credentials.is_empty() && !entry.is_some_and(|e| e.local) {
+        let hint = entry
+            .and_then(|e| e.key_env.first())
+            .map(|v| format!("set {v} or "))
+            .unwrap_or_default();
+        return Err(ConfigError::invalid(
+            field("keys"),
+            format!(
+                "no credential: {hint}list keys (literal or \"env:NAME\"), or set auth = \"none\""
+            ),
+        ));
+    }
+
+    let headers = rp
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let f = format!("{}.{k}", field("headers"));
+            let name = HeaderName::try_from(k.as_str())
+                .map_err(|_| ConfigError::invalid(&f, "not a valid header name"))?;
+            let value = read_secret(v, &f, env)?;
+            let value = HeaderValue::try_from(value.expose())
+                .map_err(|_| ConfigError::invalid(&f, "not a valid header value"))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+
+    let defaults = Timeouts::default();
+    let timeouts = Timeouts {
+        first_byte: rp.timeouts.first_byte.unwrap_or(defaults.first_byte),
+        idle: rp.timeouts.idle.unwrap_or(defaults.idle),
+        total: rp.timeouts.total.unwrap_or(defaults.total),
+    };
+    for (name, d) in [
+        ("first_byte", timeouts.first_byte),
+        ("idle", timeouts.idle),
+        ("total", timeouts.total),
+    ] {
+        if d.is_zero() {
+            return Err(ConfigError::invalid(
+                field(&format!("timeouts.{name}")),
+                "must be greater than zero",
+            ));
+        }
+    }
+
+    let mut models = BTreeMap::new();
+    if let Some(e) = entry {
+        for m in &e.models {
+            let info = m
+                .info()
+                .map_err(|msg| ConfigError::invalid(format!("catalog {id}/{}", m.id), msg))?;
+            models.insert(m.id.clone(), info);
+        }
+    }
+    for (mid, rm) in &rp.models {
+        let base = models.remove(mid).unwrap_or_default();
+        let info = merge_model(base, rm).map_err(|(f, msg)| {
+            ConfigError::invalid(format!("{}.\"{mid}\".{f}", field("models")), msg)
+        })?;
+        models.insert(mid.clone(), info);
+    }
+
+    Ok(Provider::new(
+        id.to_owned(),
+        rp.name
+            .clone()
+            .or_else(|| entry.map(|e| e.name.clone()))
+            .unwrap_or_else(|| id.to_owned()),
+        wire_format,
+        base_url,
+        auth,
+        credentials,
+        headers,
+        timeouts,
+        models,
+        Origin::Config,
+    ))
+}
+
+fn parse_wire_format(text: &str) -> Result<WireFormat, String> {
+    match text {
+        "openai" => Ok(WireFormat::OpenAi),
+        "anthropic" | "gemini" | "ollama" | "openai_responses" | "azure_openai" => Err(format!(
+            "wire format '{text}' is not supported yet (supported: openai)"
+        )),
+        other => Err(format!("unknown wire format '{other}' (supported: openai)")),
+    }
+}
+
+fn merge_model(base: ModelInfo, rm: &RawModel) -> Result<ModelInfo, (&'static str, String)> {
+    let price = |name: &'static str,
+                 v: Option<f64>,
+                 old: Option<u64>|
+     -> Result<Option<u64>, (&'static str, String)> {
+        match v {
+            Some(p) => price_micros(p).map(Some).map_err(|m| (name, m)),
+            None => Ok(old),
+        }
+    };
+    Ok(ModelInfo {
+        context_window: rm.context_window.or(base.context_window),
+        max_output_tokens: rm.max_output_tokens.or(base.max_output_tokens),
+        prices: Prices {
+            input: price("input_price", rm.input_price, base.prices.input)?,
+            output: price("output_price", rm.output_price, base.prices.output)?,
+            cache_read: price(
+                "cache_read_price",
+                rm.cache_read_price,
+                base.prices.cache_read,
+            )?,
+            cache_write: price(
+                "cache_write_price",
+                rm.cache_write_price,
+                base.prices.cache_write,
+            )?,
+        },
+        capabilities: rm.capabilities.clone().unwrap_or(base.capabilities),
+    })
+}

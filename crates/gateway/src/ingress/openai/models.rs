@@ -1,0 +1,46 @@
+//! `GET /v1/models` and `GET /v1/models/{id}` (ids may contain `/`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use serde_json::json;
+
+use super::error_response;
+use crate::auth;
+use crate::routing::list_models;
+use crate::state::AppState;
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let config = state.config();
+    if let Err(e) = auth::authenticate(&config.auth, &headers) {
+        return error_response(&e);
+    }
+    Json(json!({ "object": "list", "data": list_models(&config) })).into_response()
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let config = state.config();
+    if let Err(e) = auth::authenticate(&config.auth, &headers) {
+        return error_response(&e);
+    }
+    let id = id.trim_start_matches('/');
+    if let Some(m) = list_models(&config).into_iter().find(|m| m.id == id) {
+        return Json(m).into_response();
+    }
+    // A name the router can resolve (e.g. `groq/any-model`) exists even if not listed.
+    match crate::routing::resolve(&config, id) {
+        Ok(route) => Json(json!({
+            "id": id,
+            "object": "model",
+            "created": 0,
+            "owned_by": route.provider.id,
+        }))
+        .into_response(),
+        Err(e) => error_response(&e),
+    }
+}

@@ -1,0 +1,83 @@
+//! The OpenAI-compatible wire format: endpoint paths and request authentication. Used by
+//! OpenAI itself and by most named providers in the catalog.
+
+use http::HeaderValue;
+
+use super::{AuthStyle, Provider};
+
+/// The OpenAI endpoints the gateway relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+}
+
+impl Endpoint {
+    /// Path below the provider's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "/chat/completions",
+            Self::Completions => "/completions",
+            Self::Embeddings => "/embeddings",
+        }
+    }
+
+    /// The one request field, besides `model`, without which the request is meaningless.
+    pub fn required_field(self) -> (&'static str, &'static str) {
+        match self {
+            Self::ChatCompletions => ("messages", "a non-empty array of messages"),
+            Self::Completions => ("prompt", "a string or an array"),
+            Self::Embeddings => ("input", "a string or an array"),
+        }
+    }
+
+    /// Whether the endpoint can answer with a server-sent event stream.
+    pub fn streams(self) -> bool {
+        !matches!(self, Self::Embeddings)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "chat.completions",
+            Self::Completions => "completions",
+            Self::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// Starts the upstream request for `endpoint` with the provider's credential and headers.
+pub fn request(
+    http: &reqwest::Client,
+    provider: &Provider,
+    endpoint: Endpoint,
+    stream: bool,
+) -> reqwest::RequestBuilder {
+    let url = format!("{}{}", provider.base_url, endpoint.path());
+    let mut req = http
+        .post(url)
+        .header(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )
+        .header(
+            http::header::ACCEPT,
+            HeaderValue::from_static(if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            }),
+        );
+    if let Some(key) = provider.credential() {
+        req = match &provider.auth {
+            AuthStyle::Bearer => req.bearer_auth(key.expose()),
+            AuthStyle::ApiKeyHeader => req.header("api-key", key.expose()),
+            AuthStyle::Header(name) => req.header(name.clone(), key.expose()),
+            AuthStyle::None => req,
+        };
+    }
+    for (name, value) in &provider.headers {
+        req = req.header(name.clone(), value.clone());
+    }
+    req
+}

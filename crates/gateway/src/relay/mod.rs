@@ -1,0 +1,73 @@
+//! Relaying upstream responses to the client as they arrive: the same-dialect fast path
+//! (`passthrough`), the streaming relays for SSE (`sse`) and JSON bodies (`body`), and the
+//! upstream call itself (`upstream`).
+
+mod body;
+pub mod json;
+pub mod passthrough;
+mod sse;
+pub mod upstream;
+
+use bytes::Bytes;
+use tokio::time::{Duration, Instant};
+
+use crate::error::GatewayError;
+use crate::telemetry::Exchange;
+
+pub use body::json_body;
+pub use sse::sse_events;
+
+/// What a relay needs besides the upstream response.
+pub struct RelayCtx {
+    /// The provider id, for errors.
+    pub provider: String,
+    /// The model name the client asked for, written into every response object.
+    pub client_model: String,
+    /// Drop the usage-only chunk the gateway asked for on the client's behalf.
+    pub strip_usage_chunk: bool,
+    pub idle: Duration,
+    pub deadline: Instant,
+    pub exchange: Exchange,
+    /// Renders an error as one event of the client's dialect, for failures mid-stream.
+    pub error_event: fn(&GatewayError) -> Bytes,
+}
+
+/// Waits for the next piece of the upstream body within the idle timeout and the deadline.
+async fn next_piece<S>(body: &mut S, ctx: &RelayCtx) -> Result<Option<Bytes>, GatewayError>
+where
+    S: futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let idle_deadline = Instant::now() + ctx.idle;
+    let (deadline, phase) = if idle_deadline < ctx.deadline {
+        (idle_deadline, crate::error::TimeoutPhase::Idle)
+    } else {
+        (ctx.deadline, crate::error::TimeoutPhase::Total)
+    };
+    match tokio::time::timeout_at(deadline, body.next()).await {
+        Err(_) => Err(GatewayError::UpstreamTimeout {
+            provider: ctx.provider.clone(),
+            phase,
+        }),
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(piece))) => Ok(Some(piece)),
+        Ok(Some(Err(e))) => Err(match upstream::transport_error(&ctx.provider, &e) {
+            GatewayError::UpstreamUnreachable { provider, detail } => {
+                GatewayError::UpstreamUnreachable {
+                    provider,
+                    detail: format!("the response broke off: {detail}"),
+                }
+            }
+            other => other,
+        }),
+    }
+}
+
+/// Reads normalized usage from the raw `usage` value of an OpenAI object.
+fn parse_usage(raw: Option<&[u8]>) -> Option<wire::Usage> {
+    let raw = raw?;
+    serde_json::from_slice::<Option<wire::openai::Usage>>(raw)
+        .ok()
+        .flatten()
+        .map(|u| wire::Usage::from_openai(&u))
+}

@@ -1,0 +1,54 @@
+//! Shared server state: the configuration snapshot (swapped atomically), the one upstream HTTP
+//! client pool, and the draining flag read by readiness.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    config: ArcSwap<Config>,
+    /// One pool for every upstream: keep-alive per host, HTTP/2 where TLS offers it.
+    pub http: reqwest::Client,
+    draining: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.http.connect_timeout)
+            .pool_idle_timeout(config.http.pool_idle_timeout)
+            .pool_max_idle_per_host(config.http.pool_max_idle_per_host)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self(Arc::new(Inner {
+            config: ArcSwap::from_pointee(config),
+            http,
+            draining: AtomicBool::new(false),
+        })))
+    }
+
+    /// The current configuration snapshot; a request keeps the one it started with.
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config.load_full()
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    pub fn set_draining(&self) {
+        self.0.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::Relaxed)
+    }
+}

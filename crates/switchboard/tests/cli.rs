@@ -1,0 +1,270 @@
+//! The binary itself: `config check`, provider detection from the environment, start-up
+//! banner, and exit 0 on SIGTERM — each run as a real process.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use testkit::MockProvider;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A command with a clean environment: no provider keys from the machine leak in.
+fn switchboard(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_LOG", "warn")
+        .current_dir(dir);
+    cmd
+}
+
+fn check(dir: &Path, toml: &str) -> Output {
+    let file = dir.join("switchboard.toml");
+    std::fs::write(&file, toml).unwrap();
+    switchboard(dir)
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn config_check_names_the_wrong_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[providers.x]\nbase_ur = \"http://a\"\n", "providers.x"),
+        ("[providers.x]\nbase_ur = \"http://a\"\n", "base_ur"),
+        (
+            "[providers.x]\nbase_url = \"http://a\"\nauth = \"none\"\ntimeouts = { idle = \"soon\" }\n",
+            "providers.x.timeouts.idle",
+        ),
+        (
+            "[providers.x]\nbase_url = \"not a url\"\nauth = \"none\"\n",
+            "providers.x.base_url",
+        ),
+        (
+            "[providers.x]\nbase_url = \"http://a\"\nauth = \"magic\"\n",
+            "providers.x.auth",
+        ),
+        (
+            "[providers.x]\nbase_url = \"http://a\"\n",
+            "providers.x.keys",
+        ),
+        (
+            "[providers.x]\nbase_url = \"http://a\"\nkeys = [\"env:NOT_SET_ANYWHERE\"]\n",
+            "providers.x.keys[0]",
+        ),
+        (
+            "[providers.x]\nbase_url = \"http://a\"\nauth = \"none\"\nwire_format = \"telepathy\"\n",
+            "providers.x.wire_format",
+        ),
+        (
+            "[models.fast]\ntarget = \"nobody/m\"\n",
+            "models.fast.target",
+        ),
+        ("[server]\nlisten = \"here\"\n", "server.listen"),
+        (
+            "[server]\nmax_body_size = \"12 parsecs\"\n",
+            "server.max_body_size",
+        ),
+        ("[[[", "line 1"),
+    ];
+    for (toml, needle) in cases {
+        let out = check(dir.path(), toml);
+        assert!(!out.status.success(), "accepted: {toml}");
+        assert!(
+            stderr(&out).contains(needle),
+            "for {toml:?} expected {needle:?} in: {}",
+            stderr(&out)
+        );
+    }
+    let missing = switchboard(dir.path())
+        .args(["config", "check", "--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn config_check_accepts_a_good_file_and_reports_env_detected_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "[providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\nauth = \"none\"\n[models.fast]\ntarget = \"local/m\"\n",
+    )
+    .unwrap();
+    let out = switchboard(dir.path())
+        .args(["config", "check"])
+        .env("GROQ_API_KEY", "gsk-test")
+        .env("DEEPSEEK_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert!(
+        stdout.contains("groq") && stdout.contains("from GROQ_API_KEY"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("deepseek") && stdout.contains("from DEEPSEEK_API_KEY"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("local") && stdout.contains("fast"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("gsk-test"), "keys are never printed");
+}
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `switchboard serve` on a free port and waits for its "listening" line.
+fn serve(mut cmd: Command) -> Served {
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("switchboard listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the gateway printed where it listens");
+    Served { child, url }
+}
+
+#[tokio::test]
+async fn env_key_enables_a_catalog_provider_and_is_sent_upstream() {
+    let mock = MockProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = switchboard(dir.path());
+    cmd.env("GROQ_API_KEY", "gsk-from-env")
+        .env("SWITCHBOARD_PROVIDERS__GROQ__BASE_URL", mock.openai_base());
+    let served = serve(cmd);
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/v1/chat/completions", served.url))
+        .json(&json!({ "model": "groq/llama-3.3-70b-versatile", "messages": [{ "role": "user", "content": "hi" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["model"], "groq/llama-3.3-70b-versatile");
+    let sent = mock.last_request().unwrap();
+    assert_eq!(sent.header("authorization"), Some("Bearer gsk-from-env"));
+    assert_eq!(sent.json().unwrap()["model"], "llama-3.3-70b-versatile");
+
+    let models: Value = http
+        .get(format!("{}/v1/models", served.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"groq/llama-3.3-70b-versatile"), "{ids:?}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_stream_in_flight_finish_and_exits_zero() {
+    let mock = MockProvider::start().await;
+    mock.push(testkit::Reply::Stream {
+        chunks: (0..10).map(|i| format!("w{i} ")).collect(),
+        delay_ms: 100,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        format!(
+            "[providers.mock]\nbase_url = \"{}\"\nauth = \"none\"\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    let mut served = serve(switchboard(dir.path()));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", served.url))
+        .json(&json!({ "model": "mock/m", "stream": true, "messages": [{ "role": "user", "content": "hi" }] }))
+        .send()
+        .await
+        .unwrap();
+    let pid = served.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let text = String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains("w9") && text.trim_end().ends_with("[DONE]"),
+        "{text}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn refuses_to_serve_openly_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = switchboard(dir.path())
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("auth.keys"), "{}", stderr(&out));
+}
+
+#[test]
+fn starts_with_no_config_file_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(switchboard(dir.path()));
+    assert!(served.url.starts_with("http://127.0.0.1:"));
+}
