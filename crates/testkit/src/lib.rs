@@ -35,8 +35,13 @@
 //! Content replies need a JSON body (else 400 with an OpenAI error); fault replies
 //! (`Status`, `Raw`, `Hang`, `Malformed`, `DropMidStream`) apply whatever the body was.
 //!
-//! Adding a wire format means a sibling of [`openai`](crate) that parses its requests into
-//! the neutral `turn::Prompt` and renders `turn::Turn`s and faults in its own shape.
+//! Layout: `script` (replies and their queue), `record` (call recording and stream
+//! counters), `turn` (the format-neutral mock model), `body` (paced, truncated and hanging
+//! bodies), `openai` (routes, request parsing, rendering), `control` (`/__mock` routes),
+//! `server` (the provider handle and accept loop). Adding a wire format (Anthropic,
+//! Gemini, Ollama) means a sibling of `openai` that parses its requests into a
+//! `turn::Prompt` and renders `turn::Turn`s and faults in its own shape, plus one `merge`
+//! in `server::router`.
 
 mod body;
 mod control;
