@@ -62,8 +62,45 @@ pub enum GatewayError {
         openai_body: Option<Bytes>,
         retry_after: Option<String>,
     },
+    /// Every attempt of a route plan failed; `last` decides the status.
+    #[error("{}", attempts_message(.attempts))]
+    AllAttemptsFailed {
+        attempts: Vec<Attempt>,
+        last: Box<GatewayError>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One attempt of a route plan, as reported to the client when all of them failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attempt {
+    pub provider: String,
+    pub model: String,
+    /// `failed` (with the error) or `skipped` (with why).
+    pub outcome: &'static str,
+    pub status: Option<u16>,
+    pub error: String,
+}
+
+fn attempts_message(attempts: &[Attempt]) -> String {
+    let tried: Vec<String> = attempts
+        .iter()
+        .map(|a| format!("{}/{} {}: {}", a.provider, a.model, a.outcome, a.error))
+        .collect();
+    format!("no target could answer ({})", tried.join("; "))
+}
+
+/// What kind of failure an error is, for deciding whether the next target may do better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    Connect,
+    Timeout,
+    RateLimit,
+    ServerError,
+    ContextLength,
+    /// Anything else: the request itself is at fault, or the failure is final.
+    Final,
 }
 
 /// Which of a provider's timeouts fired.
@@ -110,7 +147,33 @@ impl GatewayError {
             }
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream { status, .. } => *status,
+            // Nothing was tried at all (every breaker open): the service is unavailable.
+            Self::AllAttemptsFailed { attempts, .. }
+                if attempts.iter().all(|a| a.outcome == "skipped") =>
+            {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::AllAttemptsFailed { last, .. } => last.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn failure_class(&self) -> FailureClass {
+        match self {
+            Self::UpstreamUnreachable { .. } => FailureClass::Connect,
+            Self::UpstreamTimeout { .. } => FailureClass::Timeout,
+            Self::UpstreamProtocol { .. } => FailureClass::ServerError,
+            Self::Upstream {
+                status, message, ..
+            } => match status.as_u16() {
+                429 => FailureClass::RateLimit,
+                500..=599 => FailureClass::ServerError,
+                400 | 413 | 422 if is_context_length_message(message) => {
+                    FailureClass::ContextLength
+                }
+                _ => FailureClass::Final,
+            },
+            _ => FailureClass::Final,
         }
     }
 
@@ -131,21 +194,14 @@ impl GatewayError {
                 400..=499 => ErrorKind::InvalidRequest,
                 _ => ErrorKind::Upstream,
             },
+            Self::AllAttemptsFailed { last, .. } => last.kind(),
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
 
     /// Whether another attempt (on this or another target) may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::UpstreamUnreachable { .. }
-            | Self::UpstreamTimeout { .. }
-            | Self::UpstreamProtocol { .. } => true,
-            Self::Upstream { status, .. } => {
-                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-            }
-            _ => false,
-        }
+        self.failure_class() != FailureClass::Final
     }
 
     /// A low-cardinality name for logs and metrics.
@@ -162,6 +218,7 @@ impl GatewayError {
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamProtocol { .. } => "upstream_protocol",
             Self::Upstream { .. } => "upstream_error",
+            Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Internal(_) => "internal",
         }
     }
@@ -188,7 +245,79 @@ impl GatewayError {
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
+            Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Upstream { .. } | Self::Internal(_) => return None,
         })
+    }
+}
+
+/// Whether an upstream's message says the prompt did not fit the model's context window.
+/// Providers word it differently; these cover OpenAI, Anthropic, Gemini, Mistral, vLLM and
+/// the OpenAI-compatible servers built on them.
+pub fn is_context_length_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "context_length_exceeded",
+        "context length",
+        "context window",
+        "maximum context",
+        "prompt is too long",
+        "too many tokens",
+        "input is too long",
+        "exceeds the maximum number of tokens",
+        "max_model_len",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(status: u16, message: &str) -> GatewayError {
+        GatewayError::Upstream {
+            provider: "p".into(),
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            message: message.into(),
+            openai_body: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn failure_classes() {
+        assert_eq!(
+            upstream(429, "slow down").failure_class(),
+            FailureClass::RateLimit
+        );
+        assert_eq!(
+            upstream(503, "overloaded").failure_class(),
+            FailureClass::ServerError
+        );
+        assert_eq!(
+            upstream(400, "This model's maximum context length is 8192 tokens").failure_class(),
+            FailureClass::ContextLength
+        );
+        assert_eq!(
+            upstream(400, "prompt is too long: 210000 tokens > 200000 maximum").failure_class(),
+            FailureClass::ContextLength
+        );
+        assert_eq!(
+            upstream(400, "invalid temperature").failure_class(),
+            FailureClass::Final
+        );
+        assert_eq!(
+            upstream(401, "bad key").failure_class(),
+            FailureClass::Final
+        );
+        assert!(!upstream(400, "invalid temperature").is_retryable());
+        assert!(
+            GatewayError::UpstreamUnreachable {
+                provider: "p".into(),
+                detail: "refused".into()
+            }
+            .is_retryable()
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
+use crate::routing::health::HealthRegistry;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -15,6 +16,8 @@ pub struct Inner {
     config: ArcSwap<Config>,
     /// One pool for every upstream: keep-alive per host, HTTP/2 where TLS offers it.
     pub http: reqwest::Client,
+    /// Breakers, latency and quota per target; outlives configuration reloads.
+    health: HealthRegistry,
     draining: AtomicBool,
 }
 
@@ -29,6 +32,7 @@ impl AppState {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self(Arc::new(Inner {
+            health: HealthRegistry::new(config.breaker.clone()),
             config: ArcSwap::from_pointee(config),
             http,
             draining: AtomicBool::new(false),
@@ -42,6 +46,10 @@ impl AppState {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.0.http
+    }
+
+    pub fn health(&self) -> &HealthRegistry {
+        &self.0.health
     }
 
     pub fn set_draining(&self) {

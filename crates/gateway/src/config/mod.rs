@@ -4,6 +4,7 @@
 //! Env overrides use the prefix `SWITCHBOARD_` and `__` between levels, e.g.
 //! `SWITCHBOARD_SERVER__MAX_BODY_SIZE=8MiB` or `SWITCHBOARD_PROVIDERS__GROQ__BASE_URL=…`.
 
+mod combos;
 mod raw;
 pub mod units;
 mod validate;
@@ -18,6 +19,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 
 use crate::providers::Provider;
+use crate::routing::health::BreakerConfig;
+use crate::routing::{Combo, Wildcard};
 use crate::secret::Secret;
 
 pub use raw::RawConfig;
@@ -39,6 +42,9 @@ pub struct Config {
     /// Model-name prefix (provider id or alias) → provider id.
     pub prefixes: BTreeMap<String, String>,
     pub models: BTreeMap<String, VirtualModel>,
+    pub combos: BTreeMap<String, Arc<Combo>>,
+    pub wildcards: Vec<Wildcard>,
+    pub breaker: BreakerConfig,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub providers: BTreeMap<String, RawProvider>,
     pub models: BTreeMap<String, RawVirtualModel>,
+    pub combos: BTreeMap<String, RawCombo>,
+    pub routing: RawRouting,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,4 +96,59 @@ pub struct RawVirtualModel {
     pub params: serde_json::Map<String, serde_json::Value>,
     pub context_window: Option<u64>,
     pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCombo {
+    /// `fallback` (default), `round_robin`, `weighted`, `random`, `least_busy`, `latency`,
+    /// `cost` or `quota`.
+    pub strategy: Option<String>,
+    pub targets: Vec<RawComboTarget>,
+    /// Attempts across all targets (default: one per target, at most 10).
+    pub max_attempts: Option<u32>,
+    /// The whole request, every attempt and wait included.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Option<Duration>,
+    /// Failure classes that move on to the next target: `connect`, `timeout`, `rate_limit`,
+    /// `server_error`, `context_length` (default: all of them).
+    pub retry_on: Option<Vec<String>>,
+    pub description: Option<String>,
+}
+
+/// A combo target: `"provider/model"` or a model/combo name, or a table with a weight and
+/// parameter overrides.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawComboTarget {
+    Name(String),
+    Detailed(RawComboTargetTable),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawComboTargetTable {
+    pub target: String,
+    pub weight: Option<u32>,
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRouting {
+    /// Checked in order after exact names and `provider/model`.
+    pub wildcards: Vec<RawWildcard>,
+    /// Circuit-breaker thresholds for every target.
+    pub breaker: Option<crate::routing::health::BreakerConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWildcard {
+    /// A glob with `*`, e.g. `claude-*`.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// A provider id or alias (the requested name is passed through as the model), or a
+    /// virtual model or combo name.
+    pub target: String,
 }

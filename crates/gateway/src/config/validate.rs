@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use wire::WireFormat;
 
+use super::combos::{Names, validate_combos, validate_wildcards};
 use super::raw::{RawConfig, RawModel, RawProvider};
 use super::{
     AuthSettings, Config, ConfigError, DEFAULT_LISTEN, HttpSettings, ServerSettings, VirtualModel,
@@ -99,7 +100,7 @@ pub(super) fn validate(
     }
 
     let mut models = BTreeMap::new();
-    for (name, vm) in raw.models {
+    for (name, vm) in &raw.models {
         let field = format!("models.{name}.target");
         let (prefix, model) = vm.target.split_once('/').ok_or_else(|| {
             ConfigError::invalid(
@@ -136,15 +137,23 @@ pub(super) fn validate(
         models.insert(
             name.clone(),
             VirtualModel {
-                name,
+                name: name.clone(),
                 provider: provider.clone(),
                 model: model.to_owned(),
-                params: vm.params,
+                params: vm.params.clone(),
                 context_window: vm.context_window,
-                description: vm.description,
+                description: vm.description.clone(),
             },
         );
     }
+
+    let names = Names {
+        prefixes: &prefixes,
+        models: &models,
+        combos: &raw.combos,
+    };
+    let combos = validate_combos(&names)?;
+    let wildcards = validate_wildcards(&raw.routing.wildcards, &names)?;
 
     Ok(Config {
         server,
@@ -153,6 +162,9 @@ pub(super) fn validate(
         providers,
         prefixes,
         models,
+        combos,
+        wildcards,
+        breaker: raw.routing.breaker.clone().unwrap_or_default(),
         source,
     })
 }

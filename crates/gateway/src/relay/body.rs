@@ -6,19 +6,20 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
 use super::json::TopLevelRewriter;
-use super::{RelayCtx, next_piece, parse_usage};
+use super::{RelayCtx, RelayError, next_piece, parse_usage};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
 
 /// Past this much held-back output the relay starts sending even without having seen `model`.
 const MAX_HOLD: usize = 256 << 10;
 
-/// Relays a JSON body. An `Err` before the first piece lets the caller answer with an error;
-/// an `Err` later aborts the response (the status line has gone out already).
+/// Relays a JSON body. [`RelayError::BeforeStart`] lets the caller try another target or
+/// answer with an error; [`RelayError::Aborted`] later cuts the response off (the status line
+/// has gone out already).
 pub fn json_body(
     upstream: reqwest::Response,
     mut ctx: RelayCtx,
-) -> impl Stream<Item = Result<Bytes, GatewayError>> + Send + 'static {
+) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
         let mut body = Box::pin(upstream.bytes_stream());
         let mut rewriter = TopLevelRewriter::new(&ctx.client_model);
@@ -35,12 +36,13 @@ pub fn json_body(
                 Err(e) => (true, Some(e)),
             };
             if let Some(err) = failure {
-                ctx.exchange.error = Some(err.to_string());
-                if !started {
-                    ctx.exchange.status = err.status().as_u16();
+                if started {
+                    ctx.exchange.error = Some(err.to_string());
+                    ctx.exchange.finish(Outcome::UpstreamFailed);
+                    yield Err(RelayError::Aborted(err));
+                } else {
+                    yield Err(ctx.before_start(err));
                 }
-                ctx.exchange.finish(Outcome::UpstreamFailed);
-                yield Err(err);
                 break;
             }
             if !pending.is_empty() && (started || done || rewriter.past_model() || pending.len() >= MAX_HOLD) {

@@ -318,3 +318,63 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::TopLevelRewriter;
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[ -~\\\\\"\u{e9}\u{1F600}\n]{0,12}".prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\"\\\\]{0,6}|model|usage", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever the object and however it is split, the output is the input with only the
+        /// top-level `model` replaced, and `usage` is captured exactly.
+        #[test]
+        fn rewriting_matches_serde_json(
+            fields in prop::collection::vec(("[a-z\"\\\\]{0,6}|model|usage", value()), 0..6),
+            model in "[ -~\u{e9}]{0,10}",
+            pretty in any::<bool>(),
+            split in 1usize..40,
+        ) {
+            let object: Map<String, Value> = fields.into_iter().collect();
+            let original = Value::Object(object.clone());
+            let text = if pretty { serde_json::to_string_pretty(&original) } else { serde_json::to_string(&original) }
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut rewriter = TopLevelRewriter::new(&model);
+            let mut out = BytesMut::new();
+            for piece in text.as_bytes().chunks(split) {
+                rewriter.push(piece, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            rewriter.finish().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let got: Value = serde_json::from_slice(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut expected = original.clone();
+            if let (Some(Value::String(_)), Value::Object(m)) = (object.get("model"), &mut expected) {
+                m.insert("model".into(), Value::String(model.clone()));
+            }
+            prop_assert_eq!(got, expected);
+            let usage: Option<Value> = rewriter.usage_json().map(serde_json::from_slice).transpose()
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(usage, object.get("usage").cloned());
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! upstream call itself (`upstream`).
 
 mod body;
+pub mod idempotency;
 pub mod json;
 pub mod passthrough;
 mod sse;
@@ -17,6 +18,26 @@ use crate::telemetry::Exchange;
 pub use body::json_body;
 pub use sse::sse_events;
 
+/// A relay's failure.
+#[derive(Debug)]
+pub enum RelayError {
+    /// Nothing has been sent yet: the caller may still answer with an error status or try
+    /// another target. The request record is handed back, unfinished.
+    BeforeStart(GatewayError, Box<Exchange>),
+    /// The response had started: it is cut off (the error is already logged).
+    Aborted(GatewayError),
+}
+
+impl std::fmt::Display for RelayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BeforeStart(e, _) | Self::Aborted(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
 /// What a relay needs besides the upstream response.
 pub struct RelayCtx {
     /// The provider id, for errors.
@@ -30,6 +51,16 @@ pub struct RelayCtx {
     pub exchange: Exchange,
     /// Renders an error as one event of the client's dialect, for failures mid-stream.
     pub error_event: fn(&GatewayError) -> Bytes,
+    /// Held for as long as the response streams (the target's in-flight count).
+    pub in_flight: Option<crate::routing::health::InFlightGuard>,
+}
+
+impl RelayCtx {
+    /// Hands the unfinished request record back with an error that came before any output.
+    fn before_start(&mut self, err: GatewayError) -> RelayError {
+        let exchange = std::mem::replace(&mut self.exchange, Exchange::detached());
+        RelayError::BeforeStart(err, Box::new(exchange))
+    }
 }
 
 /// Waits for the next piece of the upstream body within the idle timeout and the deadline.

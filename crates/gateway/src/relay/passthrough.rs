@@ -1,8 +1,10 @@
 //! The same-dialect fast path: the client's body is forwarded with only `model` (and, for a
 //! stream, `stream_options.include_usage`) changed, and the answer relayed as it arrives.
 //!
-//! Stages, in order: read body → authenticate → parse the top level → resolve the model →
-//! rewrite the body → send → peek the first piece → relay.
+//! Stages, in order: read body → authenticate → parse the top level → plan the route →
+//! for each target of the plan: rewrite the body → send → peek the first piece → relay.
+//! Fallback is this one loop: a failure before the first byte reached the client moves on to
+//! the next target when the plan's `retry_on` covers its class.
 
 use std::sync::Arc;
 
@@ -15,13 +17,13 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 use wire::json::RawObject;
 
-use super::{RelayCtx, json_body, sse_events, upstream};
+use super::{RelayCtx, RelayError, json_body, sse_events, upstream};
 use crate::auth;
 use crate::config::Config;
-use crate::error::GatewayError;
-use crate::providers::Provider;
+use crate::error::{Attempt, FailureClass, GatewayError};
 use crate::providers::openai::{self, Endpoint};
-use crate::routing;
+use crate::routing::plan::{Estimate, Plan, PlanTarget, plan};
+use crate::routing::{RetryOn, health::Admission};
 use crate::state::AppState;
 use crate::telemetry::{Exchange, Outcome};
 
@@ -31,13 +33,14 @@ pub struct ErrorRendering {
     pub event: fn(&GatewayError) -> Bytes,
 }
 
-/// A request ready to send.
-struct Prepared {
-    provider: Arc<Provider>,
-    body: Vec<u8>,
-    stream: bool,
-    strip_usage_chunk: bool,
+/// The client's request, parsed once and reused for every attempt.
+struct Parsed<'b> {
+    obj: RawObject<'b>,
     client_model: String,
+    stream: bool,
+    /// The gateway adds `include_usage`; the extra chunk is dropped again on the way back.
+    strip_usage_chunk: bool,
+    estimate: Estimate,
 }
 
 /// The request id set by the request-id layer (or sent by the client).
@@ -58,54 +61,273 @@ pub async fn forward(
 ) -> Response {
     let mut exchange = Exchange::new(request_id(headers), endpoint.label());
     let config = state.config();
-    let prepared = match prepare(&config, endpoint, headers, body, &mut exchange) {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            return reject(
+                exchange,
+                &body_error(&r, config.server.max_body_bytes),
+                render,
+            );
+        }
+    };
+    let parsed = match parse(&config, endpoint, headers, &body, &mut exchange) {
         Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
     };
-    let deadline = Instant::now() + prepared.provider.timeouts.total;
-    let request = openai::request(state.http(), &prepared.provider, endpoint, prepared.stream)
-        .header("x-request-id", exchange.request_id.as_ref())
-        .body(prepared.body);
-    let response = match upstream::send(&prepared.provider, request, deadline).await {
-        Ok(r) => r,
+    let plan = match plan(
+        &config,
+        state.health(),
+        &parsed.client_model,
+        parsed.estimate,
+    ) {
+        Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
     };
+    exchange.route = Some(plan.label.clone());
+    attempt_all(state, endpoint, &parsed, &plan, exchange, render).await
+}
+
+/// Tries the plan's targets in order until one answers.
+async fn attempt_all(
+    state: &AppState,
+    endpoint: Endpoint,
+    parsed: &Parsed<'_>,
+    plan: &Plan<'_>,
+    mut exchange: Exchange,
+    render: &ErrorRendering,
+) -> Response {
+    let started = Instant::now();
+    let plan_deadline = plan.deadline.map(|d| started + d);
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut last_error: Option<GatewayError> = None;
+    // After a context-length failure only targets with a larger known window are worth trying.
+    let mut needs_context_above: Option<u64> = None;
+
+    for target in &plan.targets {
+        if exchange.attempts >= plan.max_attempts
+            || plan_deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            break;
+        }
+        let skip = |why: &str| Attempt {
+            provider: target.provider.id.clone(),
+            model: target.model.to_owned(),
+            outcome: "skipped",
+            status: None,
+            error: why.to_owned(),
+        };
+        if let (Some(min), Some(window)) = (needs_context_above, target.context_window)
+            && window <= min
+        {
+            attempts.push(skip(
+                "its context window is not larger than the one that overflowed",
+            ));
+            continue;
+        }
+        let Some(admission) = target.health.breaker.try_acquire() else {
+            attempts.push(skip("circuit breaker open"));
+            continue;
+        };
+        exchange.attempts += 1;
+        exchange.provider = Some(target.provider.id.clone());
+        exchange.upstream_model = Some(target.model.to_owned());
+        let deadline = {
+            let own = Instant::now() + target.provider.timeouts.total;
+            plan_deadline.map_or(own, |d| d.min(own))
+        };
+        match attempt(
+            state, endpoint, parsed, target, admission, deadline, exchange, render,
+        )
+        .await
+        {
+            Ok(mut response) => {
+                let h = response.headers_mut();
+                h.insert(
+                    "x-switchboard-attempts",
+                    HeaderValue::from(attempts.len() + 1),
+                );
+                h.insert("x-switchboard-route", header_value(&plan.label));
+                return response;
+            }
+            Err((err, returned)) => {
+                exchange = *returned;
+                let class = err.failure_class();
+                tracing::debug!(
+                    provider = %target.provider.id,
+                    model = target.model,
+                    error = %err,
+                    class = ?class,
+                    "attempt failed"
+                );
+                target.health.record_error(err.to_string());
+                attempts.push(Attempt {
+                    provider: target.provider.id.clone(),
+                    model: target.model.to_owned(),
+                    outcome: "failed",
+                    status: Some(err.status().as_u16()),
+                    error: err.to_string(),
+                });
+                let moves_on = moves_on(plan.retry_on, class);
+                if class == FailureClass::ContextLength {
+                    needs_context_above = Some(
+                        target
+                            .context_window
+                            .unwrap_or(0)
+                            .max(needs_context_above.unwrap_or(0)),
+                    );
+                }
+                last_error = Some(err);
+                if !moves_on {
+                    break;
+                }
+            }
+        }
+    }
+
+    let err = match last_error {
+        // One attempt, nothing skipped, or a failure that must not be retried: the error as is.
+        Some(e)
+            if attempts.len() == 1
+                || !e.is_retryable()
+                || !moves_on(plan.retry_on, e.failure_class()) =>
+        {
+            e
+        }
+        last => GatewayError::AllAttemptsFailed {
+            attempts,
+            last: Box::new(last.unwrap_or(GatewayError::Internal("no target was tried".into()))),
+        },
+    };
+    let mut response = reject(exchange, &err, render);
+    response
+        .headers_mut()
+        .insert("x-switchboard-route", header_value(&plan.label));
+    response
+}
+
+fn moves_on(retry_on: RetryOn, class: FailureClass) -> bool {
+    match class {
+        FailureClass::Connect => retry_on.connect,
+        FailureClass::Timeout => retry_on.timeout,
+        FailureClass::RateLimit => retry_on.rate_limit,
+        FailureClass::ServerError => retry_on.server_error,
+        FailureClass::ContextLength => retry_on.context_length,
+        FailureClass::Final => false,
+    }
+}
+
+type AttemptError = (GatewayError, Box<Exchange>);
+
+/// One attempt on one target: send, and peek until the first piece is ready. On failure the
+/// request record comes back for the next attempt.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one attempt"
+)]
+async fn attempt(
+    state: &AppState,
+    endpoint: Endpoint,
+    parsed: &Parsed<'_>,
+    target: &PlanTarget<'_>,
+    admission: Admission,
+    deadline: Instant,
+    exchange: Exchange,
+    render: &ErrorRendering,
+) -> Result<Response, AttemptError> {
+    let health = &target.health;
+    let fail = |err: GatewayError, exchange: Exchange| {
+        match err.failure_class() {
+            FailureClass::Connect | FailureClass::Timeout | FailureClass::ServerError => {
+                health.breaker.record_failure(admission);
+            }
+            // The upstream answered properly: it is healthy, the request or quota is the problem.
+            FailureClass::RateLimit | FailureClass::ContextLength | FailureClass::Final => {
+                health.breaker.record_success(admission);
+            }
+        }
+        Err((err, Box::new(exchange)))
+    };
+    let body = match upstream_body(parsed, target) {
+        Ok(b) => b,
+        Err(e) => return fail(e, exchange),
+    };
+    let in_flight = health.enter();
+    let sent_at = Instant::now();
+    let request = openai::request(state.http(), target.provider, endpoint, parsed.stream)
+        .header("x-request-id", exchange.request_id.as_ref())
+        .body(body);
+    let response = match upstream::send(target.provider, request, deadline).await {
+        Ok(r) => r,
+        Err(e) => return fail(e, exchange),
+    };
+    health.quota.observe(response.headers());
+    if !response.status().is_success() {
+        let err = upstream::into_error(target.provider, response, deadline).await;
+        if err.failure_class() == FailureClass::RateLimit {
+            let wait = match &err {
+                GatewayError::Upstream {
+                    retry_after: Some(ra),
+                    ..
+                } => ra.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            health
+                .quota
+                .mark_exhausted(Instant::now() + std::time::Duration::from_secs(wait.unwrap_or(1)));
+        }
+        return fail(err, exchange);
+    }
+
+    let mut exchange = exchange;
     exchange.status = 200;
     let ctx = RelayCtx {
-        provider: prepared.provider.id.clone(),
-        client_model: prepared.client_model,
-        strip_usage_chunk: prepared.strip_usage_chunk,
-        idle: prepared.provider.timeouts.idle,
+        provider: target.provider.id.clone(),
+        client_model: parsed.client_model.clone(),
+        strip_usage_chunk: parsed.strip_usage_chunk,
+        idle: target.provider.timeouts.idle,
         deadline,
         exchange,
         error_event: render.event,
+        in_flight: Some(in_flight),
     };
-    let upstream_model = header_value(&ctx.exchange.upstream_model.clone().unwrap_or_default());
-    let provider_id = header_value(&prepared.provider.id);
-    let (content_type, stream): (_, std::pin::Pin<Box<dyn Stream<Item = _> + Send>>) =
-        if prepared.stream {
+    let (content_type, mut stream): (_, std::pin::Pin<Box<dyn Stream<Item = _> + Send>>) =
+        if parsed.stream {
             ("text/event-stream", Box::pin(sse_events(response, ctx)))
         } else {
             ("application/json", Box::pin(json_body(response, ctx)))
         };
-    let mut stream = stream;
-    // Peek: a failure before anything was produced is still answered with an error status.
+    // Peek: until the first piece is ready, a failure can still go to the next target.
     let first = match stream.next().await {
-        Some(Err(e)) => return (render.response)(&e),
+        Some(Err(RelayError::BeforeStart(e, exchange))) => return fail(e, *exchange),
         first => first,
     };
-    let mut response = Response::new(Body::from_stream(
-        futures_util::stream::iter(first).chain(stream),
-    ));
+    health.breaker.record_success(admission);
+    health.ttft.observe(sent_at.elapsed());
+    let body = futures_util::stream::iter(first).chain(stream);
+    let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if prepared.stream {
+    if parsed.stream {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     }
-    h.insert("x-switchboard-provider", provider_id);
-    h.insert("x-switchboard-model", upstream_model);
-    response
+    h.insert("x-switchboard-provider", header_value(&target.provider.id));
+    h.insert("x-switchboard-model", header_value(target.model));
+    Ok(response)
+}
+
+/// The client's body for one target: its model name and parameters.
+fn upstream_body(parsed: &Parsed<'_>, target: &PlanTarget<'_>) -> Result<Vec<u8>, GatewayError> {
+    let internal = |e: wire::json::JsonError| GatewayError::Internal(e.to_string());
+    let mut obj = parsed.obj.clone();
+    for (key, value) in target.params.into_iter().flatten() {
+        if !obj.contains(key) && key != "model" && key != "stream" {
+            obj.set(key, value).map_err(internal)?;
+        }
+    }
+    obj.set("model", target.model).map_err(internal)?;
+    Ok(obj.to_vec())
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -132,16 +354,15 @@ pub fn body_error(rejection: &BytesRejection, limit: usize) -> GatewayError {
     }
 }
 
-fn prepare(
+fn parse<'b>(
     config: &Config,
     endpoint: Endpoint,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: &'b Bytes,
     exchange: &mut Exchange,
-) -> Result<Prepared, GatewayError> {
-    let body = body.map_err(|r| body_error(&r, config.server.max_body_bytes))?;
+) -> Result<Parsed<'b>, GatewayError> {
     auth::authenticate(&config.auth, headers)?;
-    let mut obj = RawObject::parse(&body).map_err(|e| GatewayError::BadJson {
+    let mut obj = RawObject::parse(body).map_err(|e| GatewayError::BadJson {
         line: e.line,
         column: e.column,
         message: e.message,
@@ -193,18 +414,6 @@ fn prepare(
     };
     exchange.stream = stream;
 
-    let route = routing::resolve(config, &client_model)?;
-    exchange.provider = Some(route.provider.id.clone());
-    exchange.upstream_model = Some(route.upstream_model.to_owned());
-
-    let internal = |e: wire::json::JsonError| GatewayError::Internal(e.to_string());
-    for (key, value) in route.params.into_iter().flatten() {
-        if !obj.contains(key) && key != "model" && key != "stream" {
-            obj.set(key, value).map_err(internal)?;
-        }
-    }
-    obj.set("model", route.upstream_model).map_err(internal)?;
-
     let mut strip_usage_chunk = false;
     if stream {
         let mut options = match obj.get("stream_options") {
@@ -219,16 +428,27 @@ fn prepare(
         };
         if options.get("include_usage") != Some(&serde_json::Value::Bool(true)) {
             options.insert("include_usage".into(), serde_json::Value::Bool(true));
-            obj.set("stream_options", &options).map_err(internal)?;
+            obj.set("stream_options", &options)
+                .map_err(|e| GatewayError::Internal(e.to_string()))?;
             strip_usage_chunk = true;
         }
     }
 
-    Ok(Prepared {
-        provider: Arc::clone(route.provider),
-        body: obj.to_vec(),
+    // A rough size for the `cost` strategy: ~4 bytes a token in, the requested maximum out.
+    let max_out = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| obj.get_u64(k))
+        .unwrap_or(1024);
+    let estimate = Estimate {
+        input_tokens: (body.len() / 4) as u64,
+        output_tokens: max_out,
+    };
+
+    Ok(Parsed {
+        obj,
+        client_model,
         stream,
         strip_usage_chunk,
-        client_model,
+        estimate,
     })
 }

@@ -7,17 +7,18 @@ use futures_util::Stream;
 use wire::sse::{SseDecoder, SseEvent};
 
 use super::json::TopLevelRewriter;
-use super::{RelayCtx, next_piece, parse_usage};
+use super::{RelayCtx, RelayError, next_piece, parse_usage};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
 
 /// Relays an upstream event stream. Until the first piece has been produced an upstream
-/// failure comes out as `Err` (so the caller can still answer with an error status); after
-/// that it ends the stream with an error event in the client's dialect.
+/// failure comes out as [`RelayError::BeforeStart`] (so the caller can still try another
+/// target or answer with an error status); after that it ends the stream with an error event
+/// in the client's dialect.
 pub fn sse_events(
     upstream: reqwest::Response,
     mut ctx: RelayCtx,
-) -> impl Stream<Item = Result<Bytes, GatewayError>> + Send + 'static {
+) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
         let mut body = Box::pin(upstream.bytes_stream());
         let mut decoder = SseDecoder::new();
@@ -49,14 +50,12 @@ pub fn sse_events(
                 yield Ok(out.freeze());
             }
             if let Some(err) = failure {
-                ctx.exchange.error = Some(err.to_string());
                 if started {
+                    ctx.exchange.error = Some(err.to_string());
                     yield Ok((ctx.error_event)(&err));
                     ctx.exchange.finish(Outcome::UpstreamFailed);
                 } else {
-                    ctx.exchange.status = err.status().as_u16();
-                    ctx.exchange.finish(Outcome::UpstreamFailed);
-                    yield Err(err);
+                    yield Err(ctx.before_start(err));
                 }
                 break;
             }

@@ -12,7 +12,7 @@ use crate::providers::Provider;
 const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// Sends the request and waits for the response headers (bounded by the first-byte timeout
-/// and the overall deadline). A non-2xx answer becomes [`GatewayError::Upstream`].
+/// and the overall deadline). Any HTTP answer is `Ok`; see [`into_error`] for non-2xx ones.
 pub async fn send(
     provider: &Provider,
     request: reqwest::RequestBuilder,
@@ -24,20 +24,14 @@ pub async fn send(
     } else {
         TimeoutPhase::Total
     };
-    let response = match timeout_at(first_byte, request.send()).await {
-        Err(_) => {
-            return Err(GatewayError::UpstreamTimeout {
-                provider: provider.id.clone(),
-                phase,
-            });
-        }
-        Ok(Err(e)) => return Err(transport_error(&provider.id, &e)),
-        Ok(Ok(r)) => r,
-    };
-    if response.status().is_success() {
-        return Ok(response);
+    match timeout_at(first_byte, request.send()).await {
+        Err(_) => Err(GatewayError::UpstreamTimeout {
+            provider: provider.id.clone(),
+            phase,
+        }),
+        Ok(Err(e)) => Err(transport_error(&provider.id, &e)),
+        Ok(Ok(r)) => Ok(r),
     }
-    Err(error_response(provider, response, deadline).await)
 }
 
 /// Maps a transport-level failure.
@@ -69,7 +63,8 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-async fn error_response(
+/// Reads a non-2xx answer (bounded) into [`GatewayError::Upstream`].
+pub async fn into_error(
     provider: &Provider,
     response: reqwest::Response,
     deadline: Instant,

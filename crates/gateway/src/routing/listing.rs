@@ -94,6 +94,24 @@ pub fn list_models(config: &Config) -> Vec<ListedModel> {
         m.description.clone_from(&vm.description);
         out.push(m);
     }
+    for combo in config.combos.values() {
+        // A combo can take what its smallest target can.
+        let window = combo
+            .targets
+            .iter()
+            .map(|t| {
+                config
+                    .provider(&t.provider)
+                    .and_then(|p| p.models.get(&t.model))
+                    .and_then(|i| i.context_window)
+            })
+            .collect::<Option<Vec<u64>>>()
+            .and_then(|w| w.into_iter().min());
+        let mut m = entry(combo.name.clone(), "switchboard", None, window);
+        m.target = Some(format!("combo ({})", combo.strategy.as_str()));
+        m.description.clone_from(&combo.description);
+        out.push(m);
+    }
     for p in &config.providers {
         for (model, info) in &p.models {
             out.push(entry(format!("{}/{model}", p.id), &p.id, Some(info), None));

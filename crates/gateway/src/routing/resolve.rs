@@ -1,8 +1,10 @@
-//! Turns a requested model name into a [`Route`]: virtual model → `prefix/model` → a bare
-//! name the catalog knows for an enabled provider → an error naming the closest names.
+//! Turns a requested model name into a [`Resolved`] target: a virtual model or combo by exact
+//! name → `prefix/model` → the first matching wildcard → a bare name the catalog knows for an
+//! enabled provider → an error naming the closest names.
 
 use std::sync::Arc;
 
+use super::{Combo, WildcardTarget, glob_match};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::providers::Provider;
@@ -14,6 +16,8 @@ pub enum RouteKind {
     Virtual,
     /// `provider/model` (or `alias/model`).
     Prefixed,
+    /// Matched a `routing.wildcards` pattern.
+    Wildcard,
     /// A bare model name known to one of the enabled providers.
     Bare,
 }
@@ -23,6 +27,7 @@ impl RouteKind {
         match self {
             Self::Virtual => "virtual",
             Self::Prefixed => "direct",
+            Self::Wildcard => "wildcard",
             Self::Bare => "bare",
         }
     }
@@ -38,11 +43,74 @@ pub struct Route<'a> {
     pub kind: RouteKind,
 }
 
-pub fn resolve<'a>(config: &'a Config, requested: &'a str) -> Result<Route<'a>, GatewayError> {
+/// What a requested name stands for.
+#[derive(Debug, Clone)]
+pub enum Resolved<'a> {
+    /// One provider model.
+    Route(Route<'a>),
+    /// A combo: several targets under a strategy.
+    Combo(&'a Arc<Combo>),
+}
+
+pub fn resolve<'a>(config: &'a Config, requested: &'a str) -> Result<Resolved<'a>, GatewayError> {
+    if let Some(combo) = config.combos.get(requested) {
+        return Ok(Resolved::Combo(combo));
+    }
+    if let Some(route) = exact_or_prefixed(config, requested) {
+        return Ok(Resolved::Route(route));
+    }
+    if let Some(w) = config
+        .wildcards
+        .iter()
+        .find(|w| glob_match(&w.pattern, requested))
+    {
+        match &w.target {
+            WildcardTarget::Provider(id) => {
+                if let Some(provider) = config.provider(id) {
+                    return Ok(Resolved::Route(Route {
+                        provider,
+                        upstream_model: requested,
+                        params: None,
+                        kind: RouteKind::Wildcard,
+                    }));
+                }
+            }
+            WildcardTarget::Name(name) => {
+                if let Some(combo) = config.combos.get(name) {
+                    return Ok(Resolved::Combo(combo));
+                }
+                if let Some(route) = exact_or_prefixed(config, name) {
+                    return Ok(Resolved::Route(Route {
+                        kind: RouteKind::Wildcard,
+                        ..route
+                    }));
+                }
+            }
+        }
+    }
+    if let Some(provider) = config
+        .providers
+        .iter()
+        .find(|p| p.models.contains_key(requested))
+    {
+        return Ok(Resolved::Route(Route {
+            provider,
+            upstream_model: requested,
+            params: None,
+            kind: RouteKind::Bare,
+        }));
+    }
+    Err(GatewayError::UnknownModel {
+        model: requested.to_owned(),
+        suggestions: closest_names(config, requested),
+    })
+}
+
+fn exact_or_prefixed<'a>(config: &'a Config, requested: &'a str) -> Option<Route<'a>> {
     if let Some(vm) = config.models.get(requested)
         && let Some(provider) = config.provider(&vm.provider)
     {
-        return Ok(Route {
+        return Some(Route {
             provider,
             upstream_model: &vm.model,
             params: Some(&vm.params),
@@ -56,29 +124,14 @@ pub fn resolve<'a>(config: &'a Config, requested: &'a str) -> Result<Route<'a>, 
             .get(prefix)
             .and_then(|id| config.provider(id))
     {
-        return Ok(Route {
+        return Some(Route {
             provider,
             upstream_model: model,
             params: None,
             kind: RouteKind::Prefixed,
         });
     }
-    if let Some(provider) = config
-        .providers
-        .iter()
-        .find(|p| p.models.contains_key(requested))
-    {
-        return Ok(Route {
-            provider,
-            upstream_model: requested,
-            params: None,
-            kind: RouteKind::Bare,
-        });
-    }
-    Err(GatewayError::UnknownModel {
-        model: requested.to_owned(),
-        suggestions: closest_names(config, requested),
-    })
+    None
 }
 
 /// Up to three known names that look like `requested`, best first.
@@ -87,6 +140,7 @@ fn closest_names(config: &Config, requested: &str) -> Vec<String> {
     let mut scored: Vec<(f64, String)> = config
         .models
         .keys()
+        .chain(config.combos.keys())
         .cloned()
         .chain(
             config
@@ -127,6 +181,17 @@ mod tests {
             [models.fast]
             target = "mk/gpt-4o-mini"
             params = { temperature = 0.1 }
+            [combos.smart]
+            targets = ["fast", "mock/other"]
+            [[routing.wildcards]]
+            match = "claude-*"
+            target = "mk"
+            [[routing.wildcards]]
+            match = "llama-*"
+            target = "fast"
+            [[routing.wildcards]]
+            match = "group-*"
+            target = "smart"
             "#,
             &|_| None,
         )
@@ -135,19 +200,35 @@ mod tests {
     #[test]
     fn resolves_in_order() -> Result<(), Box<dyn std::error::Error>> {
         let cfg = config()?;
-        let r = resolve(&cfg, "fast")?;
+        let route = |name| match resolve(&cfg, name) {
+            Ok(Resolved::Route(r)) => Ok(r),
+            other => Err(format!("{name}: {other:?}")),
+        };
+        let r = route("fast")?;
         assert_eq!(
             (r.provider.id.as_str(), r.upstream_model, r.kind),
             ("mock", "gpt-4o-mini", RouteKind::Virtual)
         );
         assert!(r.params.is_some_and(|p| p.contains_key("temperature")));
-        let r = resolve(&cfg, "mk/some-new-model")?;
+        let r = route("mk/some-new-model")?;
         assert_eq!(
             (r.provider.id.as_str(), r.upstream_model, r.kind),
             ("mock", "some-new-model", RouteKind::Prefixed)
         );
-        let r = resolve(&cfg, "gpt-4o-mini")?;
+        let r = route("gpt-4o-mini")?;
         assert_eq!((r.provider.id.as_str(), r.kind), ("mock", RouteKind::Bare));
+        let r = route("claude-anything")?;
+        assert_eq!(
+            (r.provider.id.as_str(), r.upstream_model, r.kind),
+            ("mock", "claude-anything", RouteKind::Wildcard)
+        );
+        let r = route("llama-fast")?;
+        assert_eq!(
+            (r.upstream_model, r.kind),
+            ("gpt-4o-mini", RouteKind::Wildcard)
+        );
+        assert!(matches!(resolve(&cfg, "smart"), Ok(Resolved::Combo(c)) if c.targets.len() == 2));
+        assert!(matches!(resolve(&cfg, "group-x"), Ok(Resolved::Combo(c)) if c.name == "smart"));
         Ok(())
     }
 

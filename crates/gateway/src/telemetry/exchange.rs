@@ -44,6 +44,9 @@ pub struct Exchange {
     pub first_byte: Option<Instant>,
     pub usage: Option<Usage>,
     pub error: Option<String>,
+    /// `direct`, `virtual`, …, or `combo=NAME; strategy=S`.
+    pub route: Option<String>,
+    pub attempts: u32,
     finished: bool,
 }
 
@@ -61,8 +64,17 @@ impl Exchange {
             first_byte: None,
             usage: None,
             error: None,
+            route: None,
+            attempts: 0,
             finished: false,
         }
+    }
+
+    /// A record that logs nothing: left behind where the real one was handed on.
+    pub fn detached() -> Self {
+        let mut e = Self::new(Arc::from("-"), "-");
+        e.finished = true;
+        e
     }
 
     pub fn mark_first_byte(&mut self) {
@@ -98,6 +110,8 @@ impl Exchange {
                     input_tokens,
                     output_tokens = usage.output,
                     outcome = outcome.as_str(),
+                    route = self.route.as_deref(),
+                    attempts = self.attempts,
                     error = self.error.as_deref(),
                     "request"
                 )

@@ -22,14 +22,18 @@ fn error_type(kind: ErrorKind) -> &'static str {
 
 /// The OpenAI error object for `err`.
 pub fn error_body(err: &GatewayError) -> Value {
-    json!({
+    let mut body = json!({
         "error": {
             "message": err.to_string(),
             "type": error_type(err.kind()),
             "param": err.param(),
             "code": err.code(),
         }
-    })
+    });
+    if let GatewayError::AllAttemptsFailed { attempts, .. } = err {
+        body["error"]["attempts"] = json!(attempts);
+    }
+    body
 }
 
 pub fn error_response(err: &GatewayError) -> Response {

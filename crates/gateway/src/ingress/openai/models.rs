@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::error_response;
 use crate::auth;
-use crate::routing::list_models;
+use crate::routing::{Resolved, list_models};
 use crate::state::AppState;
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -34,11 +34,14 @@ pub async fn get(
     }
     // A name the router can resolve (e.g. `groq/any-model`) exists even if not listed.
     match crate::routing::resolve(&config, id) {
-        Ok(route) => Json(json!({
+        Ok(resolved) => Json(json!({
             "id": id,
             "object": "model",
             "created": 0,
-            "owned_by": route.provider.id,
+            "owned_by": match resolved {
+                Resolved::Route(route) => route.provider.id.as_str(),
+                Resolved::Combo(_) => "switchboard",
+            },
         }))
         .into_response(),
         Err(e) => error_response(&e),
