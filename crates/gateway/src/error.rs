@@ -68,6 +68,9 @@ pub enum GatewayError {
         attempts: Vec<Attempt>,
         last: Box<GatewayError>,
     },
+    /// An `Idempotency-Key` that cannot be honoured for this request.
+    #[error("{0}")]
+    Idempotency(crate::relay::idempotency::Conflict),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -154,6 +157,7 @@ impl GatewayError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::AllAttemptsFailed { last, .. } => last.status(),
+            Self::Idempotency(c) => c.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -195,6 +199,7 @@ impl GatewayError {
                 _ => ErrorKind::Upstream,
             },
             Self::AllAttemptsFailed { last, .. } => last.kind(),
+            Self::Idempotency(_) => ErrorKind::InvalidRequest,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -219,6 +224,7 @@ impl GatewayError {
             Self::UpstreamProtocol { .. } => "upstream_protocol",
             Self::Upstream { .. } => "upstream_error",
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
+            Self::Idempotency(_) => "idempotency_conflict",
             Self::Internal(_) => "internal",
         }
     }
@@ -246,6 +252,7 @@ impl GatewayError {
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
+            Self::Idempotency(c) => c.code(),
             Self::Upstream { .. } | Self::Internal(_) => return None,
         })
     }

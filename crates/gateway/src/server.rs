@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingress::openai::routes())
         .route("/health", get(ingress::health::live))
         .route("/health/ready", get(ingress::health::ready))
+        .route("/health/detailed", get(ingress::health::detailed))
         .fallback(|req: Request<axum::body::Body>| async move {
             GatewayError::NoRoute {
                 method: req.method().to_string(),

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
+use crate::relay::idempotency::Idempotency;
 use crate::routing::health::HealthRegistry;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     /// Breakers, latency and quota per target; outlives configuration reloads.
     health: HealthRegistry,
+    /// Requests sharing an `Idempotency-Key`; outlives configuration reloads.
+    idempotency: Idempotency,
     draining: AtomicBool,
 }
 
@@ -33,6 +36,7 @@ impl AppState {
             .build()?;
         Ok(Self(Arc::new(Inner {
             health: HealthRegistry::new(config.breaker.clone()),
+            idempotency: Idempotency::new(config.idempotency.clone()),
             config: ArcSwap::from_pointee(config),
             http,
             draining: AtomicBool::new(false),
@@ -50,6 +54,10 @@ impl AppState {
 
     pub fn health(&self) -> &HealthRegistry {
         &self.0.health
+    }
+
+    pub fn idempotency(&self) -> &Idempotency {
+        &self.0.idempotency
     }
 
     pub fn set_draining(&self) {

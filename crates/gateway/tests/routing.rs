@@ -404,3 +404,102 @@ async fn combos_are_listed_and_cycles_rejected() {
     .to_string();
     assert!(err.contains("cycle") && err.contains("x → y → x"), "{err}");
 }
+
+#[tokio::test]
+async fn health_detailed_shows_breakers_in_flight_latency_and_last_error() {
+    let (mocks, gw) = three("[routing.breaker]\nconsecutive_failures = 2\n[combos.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    mocks[0].set_default(Reply::Status {
+        status: 500,
+        body: None,
+        retry_after: None,
+    });
+    for _ in 0..3 {
+        gw.post("/v1/chat/completions", &chat("smart", "hi")).await;
+    }
+    let body: Value = gw.get("/health/detailed").await.json().await.unwrap();
+    let provider = |id: &str| {
+        body["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let a = provider("a")["targets"][0]["health"].clone();
+    assert_eq!(a["breaker"]["state"], "open", "{a}");
+    assert!(
+        a["last_error"]["message"].as_str().unwrap().contains("500"),
+        "{a}"
+    );
+    assert_eq!(a["failures"], 2);
+    let b = provider("b")["targets"][0]["health"].clone();
+    assert_eq!(b["breaker"]["state"], "closed");
+    assert_eq!(b["successes"], 3);
+    assert!(b["ewma_ttft_ms"].is_u64());
+    assert_eq!(b["in_flight"], 0);
+    assert_eq!(body["combos"][0]["name"], "smart");
+    assert_eq!(body["combos"][0]["targets"], json!(["a/m", "b/m"]));
+}
+
+#[tokio::test]
+async fn a_target_is_retried_with_backoff_before_moving_on() {
+    let (mocks, gw) =
+        three("[routing.retry]\nper_target = 3\nbase = \"10ms\"\ncap = \"50ms\"\n").await;
+    mocks[0].push(Reply::Status {
+        status: 500,
+        body: None,
+        retry_after: None,
+    });
+    mocks[0].push(Reply::Status {
+        status: 503,
+        body: None,
+        retry_after: None,
+    });
+    let resp = gw.post("/v1/chat/completions", &chat("a/m", "hi")).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "third attempt on the same target succeeds"
+    );
+    assert_eq!(resp.headers()["x-switchboard-attempts"], "3");
+    assert_eq!(mocks[0].calls(), 3);
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after() {
+    let (mocks, gw) =
+        three("[routing.retry]\nper_target = 2\nbase = \"1ms\"\ncap = \"1ms\"\n").await;
+    mocks[0].push(Reply::Status {
+        status: 429,
+        body: None,
+        retry_after: Some(1),
+    });
+    let started = std::time::Instant::now();
+    let resp = gw.post("/v1/chat/completions", &chat("a/m", "hi")).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(mocks[0].calls(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_moves_on_at_once() {
+    let (mocks, gw) = three(
+        "[routing.retry]\nper_target = 3\n[combos.smart]\ntargets = [\"a/m\", \"b/m\"]\ndeadline = \"5s\"\n",
+    )
+    .await;
+    mocks[0].push(Reply::Status {
+        status: 429,
+        body: None,
+        retry_after: Some(60),
+    });
+    let started = std::time::Instant::now();
+    let resp = gw.post("/v1/chat/completions", &chat("smart", "hi")).await;
+    assert_eq!(resp.headers()["x-switchboard-provider"], "b");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(calls(&mocks), vec![1, 1, 0]);
+}

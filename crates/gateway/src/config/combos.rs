@@ -11,12 +11,15 @@ use super::{ConfigError, VirtualModel};
 use crate::routing::{Combo, ComboTarget, RetryOn, Strategy, Wildcard, WildcardTarget};
 
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+/// Targets tried at most by default (each `routing.retry.per_target` times).
 const MAX_DEFAULT_ATTEMPTS: u32 = 10;
 
 pub(super) struct Names<'a> {
     pub prefixes: &'a BTreeMap<String, String>,
     pub models: &'a BTreeMap<String, VirtualModel>,
     pub combos: &'a BTreeMap<String, RawCombo>,
+    /// Attempts per target, which scales the default `max_attempts`.
+    pub retry_per_target: u32,
 }
 
 pub(super) fn validate_combos(
@@ -65,7 +68,8 @@ pub(super) fn validate_combos(
             Some(n) => n,
             None => u32::try_from(targets.len())
                 .unwrap_or(u32::MAX)
-                .min(MAX_DEFAULT_ATTEMPTS),
+                .min(MAX_DEFAULT_ATTEMPTS)
+                .saturating_mul(names.retry_per_target),
         };
         let retry_on = match &raw.retry_on {
             Some(items) => RetryOn::parse(items)

@@ -19,8 +19,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 
 use crate::providers::Provider;
+use crate::relay::idempotency::IdempotencyConfig;
 use crate::routing::health::BreakerConfig;
-use crate::routing::{Combo, Wildcard};
+use crate::routing::{Combo, RetryPolicy, Wildcard};
 use crate::secret::Secret;
 
 pub use raw::RawConfig;
@@ -45,6 +46,8 @@ pub struct Config {
     pub combos: BTreeMap<String, Arc<Combo>>,
     pub wildcards: Vec<Wildcard>,
     pub breaker: BreakerConfig,
+    pub retry: RetryPolicy,
+    pub idempotency: IdempotencyConfig,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }

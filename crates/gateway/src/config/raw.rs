@@ -18,6 +18,20 @@ pub struct RawConfig {
     pub models: BTreeMap<String, RawVirtualModel>,
     pub combos: BTreeMap<String, RawCombo>,
     pub routing: RawRouting,
+    pub idempotency: RawIdempotency,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIdempotency {
+    /// How long after a response completes a repeated request still gets it (default 5s).
+    #[serde(with = "humantime_serde")]
+    pub window: Option<Duration>,
+    pub max_entries: Option<usize>,
+    /// Larger responses are not kept for replay (default 8MiB).
+    pub max_body_size: Option<ByteSize>,
+    /// All kept responses together (default 256MiB).
+    pub max_total_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +154,18 @@ pub struct RawRouting {
     pub wildcards: Vec<RawWildcard>,
     /// Circuit-breaker thresholds for every target.
     pub breaker: Option<crate::routing::health::BreakerConfig>,
+    pub retry: RawRetry,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    /// Attempts on one target before moving on (default 1: no retry).
+    pub per_target: Option<u32>,
+    #[serde(with = "humantime_serde")]
+    pub base: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub cap: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,6 +16,8 @@ use super::{
 };
 use crate::providers::catalog::{Catalog, CatalogProvider, price_micros};
 use crate::providers::{AuthStyle, ModelInfo, Origin, Prices, Provider, Timeouts};
+use crate::relay::idempotency::IdempotencyConfig;
+use crate::routing::RetryPolicy;
 use crate::secret::Secret;
 
 type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -147,10 +149,26 @@ pub(super) fn validate(
         );
     }
 
+    let defaults = RetryPolicy::default();
+    let retry = RetryPolicy {
+        per_target: match raw.routing.retry.per_target {
+            Some(0) => {
+                return Err(ConfigError::invalid(
+                    "routing.retry.per_target",
+                    "must be at least 1",
+                ));
+            }
+            Some(n) => n,
+            None => defaults.per_target,
+        },
+        base: raw.routing.retry.base.unwrap_or(defaults.base),
+        cap: raw.routing.retry.cap.unwrap_or(defaults.cap),
+    };
     let names = Names {
         prefixes: &prefixes,
         models: &models,
         combos: &raw.combos,
+        retry_per_target: retry.per_target,
     };
     let combos = validate_combos(&names)?;
     let wildcards = validate_wildcards(&raw.routing.wildcards, &names)?;
@@ -165,6 +183,17 @@ pub(super) fn validate(
         combos,
         wildcards,
         breaker: raw.routing.breaker.clone().unwrap_or_default(),
+        retry,
+        idempotency: {
+            let d = IdempotencyConfig::default();
+            let i = &raw.idempotency;
+            IdempotencyConfig {
+                window: i.window.unwrap_or(d.window),
+                max_entries: i.max_entries.unwrap_or(d.max_entries),
+                max_body_bytes: i.max_body_size.map_or(d.max_body_bytes, |b| b.0),
+                max_total_bytes: i.max_total_size.map_or(d.max_total_bytes, |b| b.0),
+            }
+        },
         source,
     })
 }

@@ -34,3 +34,51 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     });
     (status, Json(body)).into_response()
 }
+
+/// `GET /health/detailed`: every provider with its targets' breaker state, in-flight count,
+/// EWMA latency, quota window and last error, plus the combos. Needs a key when keys are set.
+pub async fn detailed(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
+    let config = state.config();
+    if let Err(e) = crate::auth::authenticate(&config.auth, &headers) {
+        return crate::ingress::openai::error_response(&e);
+    }
+    let targets = state.health().snapshot();
+    let providers: Vec<_> = config
+        .providers
+        .iter()
+        .map(|p| {
+            let models: Vec<_> = targets
+                .iter()
+                .filter(|(provider, _, _)| *provider == p.id)
+                .map(|(_, model, snap)| json!({ "model": model, "health": snap }))
+                .collect();
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "wire_format": p.wire_format.as_str(),
+                "base_url": p.base_url,
+                "credentials": p.credentials.len(),
+                "targets": models,
+            })
+        })
+        .collect();
+    let combos: Vec<_> = config
+        .combos
+        .values()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "strategy": c.strategy.as_str(),
+                "max_attempts": c.max_attempts,
+                "deadline_ms": u64::try_from(c.deadline.as_millis()).unwrap_or(u64::MAX),
+                "targets": c.targets.iter().map(|t| format!("{}/{}", t.provider, t.model)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({
+        "status": if state.is_draining() { "draining" } else { "ok" },
+        "providers": providers,
+        "combos": combos,
+    }))
+    .into_response()
+}

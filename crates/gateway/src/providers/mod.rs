@@ -2,6 +2,7 @@
 //! wire format (code). Adding a provider is a catalog entry; adding a wire format is a module.
 
 pub mod catalog;
+pub mod credentials;
 pub mod discovery;
 pub mod openai;
 

@@ -17,13 +17,15 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 use wire::json::RawObject;
 
+use super::idempotency::{Claim, Idempotency, fingerprint};
 use super::{RelayCtx, RelayError, json_body, sse_events, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::error::{Attempt, FailureClass, GatewayError};
 use crate::providers::openai::{self, Endpoint};
+use crate::routing::RetryOn;
+use crate::routing::health::{Admission, BreakerState, retry_after};
 use crate::routing::plan::{Estimate, Plan, PlanTarget, plan};
-use crate::routing::{RetryOn, health::Admission};
 use crate::state::AppState;
 use crate::telemetry::{Exchange, Outcome};
 
@@ -35,6 +37,7 @@ pub struct ErrorRendering {
 
 /// The client's request, parsed once and reused for every attempt.
 struct Parsed<'b> {
+    principal: auth::Principal,
     obj: RawObject<'b>,
     client_model: String,
     stream: bool,
@@ -85,7 +88,24 @@ pub async fn forward(
         Err(e) => return reject(exchange, &e, render),
     };
     exchange.route = Some(plan.label.clone());
-    attempt_all(state, endpoint, &parsed, &plan, exchange, render).await
+    // Requests sharing an Idempotency-Key (per caller) share one upstream call and its answer.
+    let Some(key) = Idempotency::key_from_headers(headers) else {
+        return attempt_all(state, endpoint, &parsed, &plan, exchange, render).await;
+    };
+    let scoped = format!("{:?}:{key}", parsed.principal);
+    let print = fingerprint(&http::Method::POST, endpoint.path(), &body);
+    match state.idempotency().claim(&scoped, print).await {
+        Claim::Leader(leader) => {
+            leader.record(attempt_all(state, endpoint, &parsed, &plan, exchange, render).await)
+        }
+        Claim::Follower(response) => {
+            exchange.status = response.status().as_u16();
+            exchange.route = Some(format!("{}; idempotent replay", plan.label));
+            exchange.finish(Outcome::Completed);
+            response
+        }
+        Claim::Conflict(c) => reject(exchange, &GatewayError::Idempotency(c), render),
+    }
 }
 
 /// Tries the plan's targets in order until one answers.
@@ -97,19 +117,13 @@ async fn attempt_all(
     mut exchange: Exchange,
     render: &ErrorRendering,
 ) -> Response {
-    let started = Instant::now();
-    let plan_deadline = plan.deadline.map(|d| started + d);
+    let plan_deadline = plan.deadline.map(|d| Instant::now() + d);
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut last_error: Option<GatewayError> = None;
     // After a context-length failure only targets with a larger known window are worth trying.
     let mut needs_context_above: Option<u64> = None;
 
-    for target in &plan.targets {
-        if exchange.attempts >= plan.max_attempts
-            || plan_deadline.is_some_and(|d| Instant::now() >= d)
-        {
-            break;
-        }
+    'targets: for target in &plan.targets {
         let skip = |why: &str| Attempt {
             provider: target.provider.id.clone(),
             model: target.model.to_owned(),
@@ -125,61 +139,86 @@ async fn attempt_all(
             ));
             continue;
         }
-        let Some(admission) = target.health.breaker.try_acquire() else {
-            attempts.push(skip("circuit breaker open"));
-            continue;
-        };
-        exchange.attempts += 1;
-        exchange.provider = Some(target.provider.id.clone());
-        exchange.upstream_model = Some(target.model.to_owned());
-        let deadline = {
-            let own = Instant::now() + target.provider.timeouts.total;
-            plan_deadline.map_or(own, |d| d.min(own))
-        };
-        match attempt(
-            state, endpoint, parsed, target, admission, deadline, exchange, render,
-        )
-        .await
-        {
-            Ok(mut response) => {
-                let h = response.headers_mut();
-                h.insert(
-                    "x-switchboard-attempts",
-                    HeaderValue::from(attempts.len() + 1),
-                );
-                h.insert("x-switchboard-route", header_value(&plan.label));
-                return response;
+        for retry in 0..plan.retry.per_target {
+            if exchange.attempts >= plan.max_attempts {
+                break 'targets;
             }
-            Err((err, returned)) => {
-                exchange = *returned;
-                let class = err.failure_class();
-                tracing::debug!(
-                    provider = %target.provider.id,
-                    model = target.model,
-                    error = %err,
-                    class = ?class,
-                    "attempt failed"
+            let deadline = {
+                let own = Instant::now() + target.provider.timeouts.total;
+                plan_deadline.map_or(own, |d| d.min(own))
+            };
+            if retry > 0 {
+                // Wait before trying the same target again, unless the wait would pass the deadline.
+                let wait = plan.retry.backoff(retry - 1).max(
+                    last_error
+                        .as_ref()
+                        .and_then(retry_after_of)
+                        .unwrap_or_default(),
                 );
-                target.health.record_error(err.to_string());
-                attempts.push(Attempt {
-                    provider: target.provider.id.clone(),
-                    model: target.model.to_owned(),
-                    outcome: "failed",
-                    status: Some(err.status().as_u16()),
-                    error: err.to_string(),
-                });
-                let moves_on = moves_on(plan.retry_on, class);
-                if class == FailureClass::ContextLength {
-                    needs_context_above = Some(
-                        target
-                            .context_window
-                            .unwrap_or(0)
-                            .max(needs_context_above.unwrap_or(0)),
-                    );
-                }
-                last_error = Some(err);
-                if !moves_on {
+                if Instant::now() + wait >= plan_deadline.unwrap_or(deadline) {
                     break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let Some(admission) = target.health.breaker.try_acquire() else {
+                attempts.push(skip("circuit breaker open"));
+                continue 'targets;
+            };
+            exchange.attempts += 1;
+            exchange.provider = Some(target.provider.id.clone());
+            exchange.upstream_model = Some(target.model.to_owned());
+            let was_closed = target.health.breaker.state() == BreakerState::Closed;
+            match attempt(
+                state, endpoint, parsed, target, admission, deadline, exchange, render,
+            )
+            .await
+            {
+                Ok(mut response) => {
+                    let h = response.headers_mut();
+                    h.insert(
+                        "x-switchboard-attempts",
+                        HeaderValue::from(attempts.len() + 1),
+                    );
+                    h.insert("x-switchboard-route", header_value(&plan.label));
+                    return response;
+                }
+                Err((err, returned)) => {
+                    exchange = *returned;
+                    let class = err.failure_class();
+                    tracing::debug!(
+                        provider = %target.provider.id,
+                        model = target.model,
+                        error = %err,
+                        class = ?class,
+                        "attempt failed"
+                    );
+                    if was_closed && target.health.breaker.state() == BreakerState::Open {
+                        tracing::warn!(provider = %target.provider.id, model = target.model, "circuit breaker opened");
+                    }
+                    attempts.push(Attempt {
+                        provider: target.provider.id.clone(),
+                        model: target.model.to_owned(),
+                        outcome: "failed",
+                        status: Some(err.status().as_u16()),
+                        error: err.to_string(),
+                    });
+                    let moves_on = moves_on(plan.retry_on, class);
+                    if class == FailureClass::ContextLength {
+                        needs_context_above = Some(
+                            target
+                                .context_window
+                                .unwrap_or(0)
+                                .max(needs_context_above.unwrap_or(0)),
+                        );
+                    }
+                    last_error = Some(err);
+                    if !moves_on {
+                        break 'targets;
+                    }
+                    if class == FailureClass::ContextLength {
+                        // The same target cannot take it on a retry either.
+                        continue 'targets;
+                    }
                 }
             }
         }
@@ -204,6 +243,22 @@ async fn attempt_all(
         .headers_mut()
         .insert("x-switchboard-route", header_value(&plan.label));
     response
+}
+
+/// How long the upstream asked us to wait, from its `Retry-After` (seconds).
+fn retry_after_of(err: &GatewayError) -> Option<std::time::Duration> {
+    match err {
+        GatewayError::Upstream {
+            retry_after: Some(ra),
+            ..
+        } => ra
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(std::time::Duration::from_secs_f64),
+        _ => None,
+    }
 }
 
 fn moves_on(retry_on: RetryOn, class: FailureClass) -> bool {
@@ -239,11 +294,12 @@ async fn attempt(
     let fail = |err: GatewayError, exchange: Exchange| {
         match err.failure_class() {
             FailureClass::Connect | FailureClass::Timeout | FailureClass::ServerError => {
-                health.breaker.record_failure(admission);
+                health.record_failure(admission, err.to_string());
             }
-            // The upstream answered properly: it is healthy, the request or quota is the problem.
+            // The upstream answered properly: it is healthy; the request or quota is the problem.
             FailureClass::RateLimit | FailureClass::ContextLength | FailureClass::Final => {
                 health.breaker.record_success(admission);
+                health.record_error(err.to_string());
             }
         }
         Err((err, Box::new(exchange)))
@@ -263,18 +319,12 @@ async fn attempt(
     };
     health.quota.observe(response.headers());
     if !response.status().is_success() {
+        let wait = retry_after(response.headers());
         let err = upstream::into_error(target.provider, response, deadline).await;
         if err.failure_class() == FailureClass::RateLimit {
-            let wait = match &err {
-                GatewayError::Upstream {
-                    retry_after: Some(ra),
-                    ..
-                } => ra.trim().parse::<u64>().ok(),
-                _ => None,
-            };
-            health
-                .quota
-                .mark_exhausted(Instant::now() + std::time::Duration::from_secs(wait.unwrap_or(1)));
+            // Without a Retry-After, a short pause keeps the quota strategy off it briefly.
+            let until = Instant::now() + wait.unwrap_or(std::time::Duration::from_secs(1));
+            health.quota.mark_exhausted(until);
         }
         return fail(err, exchange);
     }
@@ -302,8 +352,7 @@ async fn attempt(
         Some(Err(RelayError::BeforeStart(e, exchange))) => return fail(e, *exchange),
         first => first,
     };
-    health.breaker.record_success(admission);
-    health.ttft.observe(sent_at.elapsed());
+    health.record_success(admission, Some(sent_at.elapsed()));
     let body = futures_util::stream::iter(first).chain(stream);
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
@@ -361,7 +410,7 @@ fn parse<'b>(
     body: &'b Bytes,
     exchange: &mut Exchange,
 ) -> Result<Parsed<'b>, GatewayError> {
-    auth::authenticate(&config.auth, headers)?;
+    let principal = auth::authenticate(&config.auth, headers)?;
     let mut obj = RawObject::parse(body).map_err(|e| GatewayError::BadJson {
         line: e.line,
         column: e.column,
@@ -445,6 +494,7 @@ fn parse<'b>(
     };
 
     Ok(Parsed {
+        principal,
         obj,
         client_model,
         stream,

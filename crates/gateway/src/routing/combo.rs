@@ -109,6 +109,33 @@ impl RetryOn {
     }
 }
 
+/// Retries of one target before moving on: exponential backoff with full jitter, or the
+/// upstream's `Retry-After` when it is longer, never past the request's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetryPolicy {
+    /// Attempts on one target (1: no retry).
+    pub per_target: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The pause before retry number `n + 1` of one target.
+    pub fn backoff(&self, n: u32) -> Duration {
+        super::health::backoff(n, self.base, self.cap)
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            per_target: 1,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(10),
+        }
+    }
+}
+
 /// One target of a combo, with virtual models already expanded to provider + model.
 #[derive(Debug, Clone)]
 pub struct ComboTarget {

@@ -7,6 +7,8 @@ pub mod plan;
 mod resolve;
 pub mod strategy;
 
-pub use combo::{Combo, ComboTarget, RetryOn, Strategy, Wildcard, WildcardTarget, glob_match};
+pub use combo::{
+    Combo, ComboTarget, RetryOn, RetryPolicy, Strategy, Wildcard, WildcardTarget, glob_match,
+};
 pub use listing::{ListedModel, list_models};
 pub use resolve::{Resolved, Route, RouteKind, resolve};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::health::{HealthRegistry, TargetHealth};
 use super::strategy::{Candidate, order};
-use super::{Resolved, RetryOn, Strategy, resolve};
+use super::{Resolved, RetryOn, RetryPolicy, Strategy, resolve};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::providers::Provider;
@@ -36,6 +36,7 @@ pub struct Plan<'a> {
     /// The combo's deadline; a single target is bounded by its provider's total timeout.
     pub deadline: Option<Duration>,
     pub retry_on: RetryOn,
+    pub retry: RetryPolicy,
 }
 
 pub fn plan<'a>(
@@ -55,9 +56,10 @@ pub fn plan<'a>(
                 health: health.target(&route.provider.id, route.upstream_model),
                 context_window: context_of(route.provider, route.upstream_model),
             }],
-            max_attempts: 1,
+            max_attempts: config.retry.per_target,
             deadline: None,
             retry_on: RetryOn::ALL,
+            retry: config.retry,
         }),
         Resolved::Combo(combo) => {
             let mut targets = Vec::with_capacity(combo.targets.len());
@@ -115,6 +117,7 @@ pub fn plan<'a>(
                 max_attempts: combo.max_attempts,
                 deadline: Some(combo.deadline),
                 retry_on: combo.retry_on,
+                retry: config.retry,
             })
         }
     }
