@@ -68,6 +68,13 @@ pub enum GatewayError {
         attempts: Vec<Attempt>,
         last: Box<GatewayError>,
     },
+    /// Every credential that could serve the request is resting after rate limits: the
+    /// gateway answers for the upstream rather than sending a call it knows will fail.
+    #[error("every credential for this model is cooling down after rate limits; retry in {}s ({detail})", .retry_after.as_secs().max(1))]
+    CoolingDown {
+        retry_after: std::time::Duration,
+        detail: String,
+    },
     /// An `Idempotency-Key` that cannot be honoured for this request.
     #[error("{0}")]
     Idempotency(crate::relay::idempotency::Conflict),
@@ -158,6 +165,7 @@ impl GatewayError {
             }
             Self::AllAttemptsFailed { last, .. } => last.status(),
             Self::Idempotency(c) => c.status(),
+            Self::CoolingDown { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,6 +208,7 @@ impl GatewayError {
             },
             Self::AllAttemptsFailed { last, .. } => last.kind(),
             Self::Idempotency(_) => ErrorKind::InvalidRequest,
+            Self::CoolingDown { .. } => ErrorKind::RateLimited,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -225,7 +234,18 @@ impl GatewayError {
             Self::Upstream { .. } => "upstream_error",
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Idempotency(_) => "idempotency_conflict",
+            Self::CoolingDown { .. } => "cooling_down",
             Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds the client should wait before retrying, when known.
+    pub fn retry_after(&self) -> Option<String> {
+        match self {
+            Self::Upstream { retry_after, .. } => retry_after.clone(),
+            Self::CoolingDown { retry_after, .. } => Some(retry_after.as_secs().max(1).to_string()),
+            Self::AllAttemptsFailed { last, .. } => last.retry_after(),
+            _ => None,
         }
     }
 
@@ -253,6 +273,7 @@ impl GatewayError {
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Idempotency(c) => c.code(),
+            Self::CoolingDown { .. } => "credentials_cooling_down",
             Self::Upstream { .. } | Self::Internal(_) => return None,
         })
     }

@@ -73,6 +73,8 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_request(())
                 .on_response(())
+                .on_body_chunk(())
+                .on_eos(())
                 .on_failure(()),
         )
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
+use crate::providers::discovery::{self, Discovery};
 use crate::relay::idempotency::Idempotency;
+use crate::routing::Discovered;
 use crate::routing::health::HealthRegistry;
 
 #[derive(Clone)]
@@ -21,6 +23,8 @@ pub struct Inner {
     health: HealthRegistry,
     /// Requests sharing an `Idempotency-Key`; outlives configuration reloads.
     idempotency: Idempotency,
+    /// Upstream model lists, cached with a TTL.
+    discovery: Discovery,
     draining: AtomicBool,
 }
 
@@ -37,6 +41,10 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             health: HealthRegistry::new(config.breaker.clone()),
             idempotency: Idempotency::new(config.idempotency.clone()),
+            discovery: Discovery::new(
+                config.discovery_ttl.unwrap_or(discovery::DEFAULT_TTL),
+                discovery::DEFAULT_FETCH_TIMEOUT,
+            ),
             config: ArcSwap::from_pointee(config),
             http,
             draining: AtomicBool::new(false),
@@ -58,6 +66,15 @@ impl AppState {
 
     pub fn idempotency(&self) -> &Idempotency {
         &self.0.idempotency
+    }
+
+    /// Every enabled provider's discovered models (cached; fetched when stale), or none when
+    /// discovery is off.
+    pub async fn discovered(&self, config: &Config) -> Discovered {
+        if config.discovery_ttl.is_none() {
+            return Discovered::new();
+        }
+        self.0.discovery.all(&self.0.http, &config.providers).await
     }
 
     pub fn set_draining(&self) {

@@ -27,7 +27,9 @@ fn provider(id: &str, base_url: &str) -> Arc<Provider> {
         WireFormat::OpenAi,
         base_url.into(),
         AuthStyle::Bearer,
-        vec![Secret::new("sk-upstream")],
+        gateway::providers::credentials::CredentialPool::from_keys(vec![Secret::new(
+            "sk-upstream",
+        )]),
         vec![(
             HeaderName::from_static("x-extra"),
             HeaderValue::from_static("yes"),

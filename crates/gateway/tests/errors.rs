@@ -222,6 +222,21 @@ async fn upstream_errors_pass_through_with_status_and_message() {
     assert_eq!(err["error"]["message"], "Rate limit reached for requests");
     assert_eq!(err["error"]["code"], "rate_limit_exceeded");
 
+    // The only credential now rests for those 7 seconds: the gateway answers 429 itself
+    // instead of sending a call it knows will fail.
+    let resp = gw.post("/v1/chat/completions", &chat("fast", "hi")).await;
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=7).contains(&wait), "{wait}");
+    let (status, err) = error_of(resp).await;
+    assert_eq!(status, 429);
+    assert_eq!(err["error"]["code"], "credentials_cooling_down");
+    assert_eq!(gw.mock.calls(), 1, "the upstream was spared");
+
+    let gw = TestGateway::start().await;
     gw.mock.push(Reply::Raw {
         status: 503,
         headers: vec![],

@@ -108,3 +108,43 @@ async fn health_and_readiness() {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["providers"], json!(["mock"]));
 }
+
+#[tokio::test]
+async fn the_listing_merges_models_discovered_upstream() {
+    let gw = TestGateway::start().await;
+    let body: Value = gw.get("/v1/models").await.json().await.unwrap();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"mock/mock-model"),
+        "known only from the upstream's list: {ids:?}"
+    );
+    let discovered = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "mock/mock-model")
+        .unwrap();
+    assert_eq!(
+        discovered["context_window"], 32768,
+        "nothing describes it: the global default"
+    );
+    let calls = gw.mock.calls();
+    gw.get("/v1/models").await;
+    assert_eq!(gw.mock.calls(), calls, "the upstream list is cached");
+
+    let off = TestGateway::with(|_| "[routing]\ndiscover_models = false\n".into()).await;
+    let body: Value = off.get("/v1/models").await.json().await.unwrap();
+    assert!(
+        !body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "mock/mock-model")
+    );
+    assert_eq!(off.mock.calls(), 0);
+}

@@ -35,9 +35,20 @@
 //! Content replies need a JSON body (else 400 with an OpenAI error); fault replies
 //! (`Status`, `Raw`, `Hang`, `Malformed`, `DropMidStream`) apply whatever the body was.
 //!
+//! # OAuth2
+//!
+//! `POST /oauth/token` is a refresh-token grant endpoint (RFC 6749 §6) issuing `tok-1`,
+//! `tok-2`, … for the refresh token [`MockProvider::oauth_refresh_token`] (`refresh-0`;
+//! a wrong one gets 400 `invalid_grant`). [`MockProvider::set_oauth`] sets `expires_in`
+//! and refresh-token rotation, [`MockProvider::oauth_refreshes`] counts token requests
+//! (never part of `calls`), and [`MockProvider::require_bearer`] makes the API routes
+//! answer 401 to any other bearer — [`RequiredBearer::CurrentOAuth`] accepts only the
+//! token issued last, so a test can prove a client refreshes on 401.
+//!
 //! Layout: `script` (replies and their queue), `record` (call recording and stream
 //! counters), `turn` (the format-neutral mock model), `body` (paced, truncated and hanging
-//! bodies), `openai` (routes, request parsing, rendering), `control` (`/__mock` routes),
+//! bodies), `openai` (routes, request parsing, rendering), `oauth` (token endpoint and
+//! bearer check), `control` (`/__mock` routes),
 //! `server` (the provider handle and accept loop). Adding a wire format (Anthropic,
 //! Gemini, Ollama) means a sibling of `openai` that parses its requests into a
 //! `turn::Prompt` and renders `turn::Turn`s and faults in its own shape, plus one `merge`
@@ -46,12 +57,14 @@
 mod body;
 mod control;
 mod embed;
+mod oauth;
 mod openai;
 mod record;
 mod script;
 mod server;
 mod turn;
 
+pub use oauth::RequiredBearer;
 pub use record::Recorded;
 pub use script::{MockUsage, Reply};
 pub use server::{MockOptions, MockProvider};

@@ -4,9 +4,12 @@
 //! 1. body limit (64 MiB, far above anything a test sends);
 //! 2. wire-format routes (`openai::routes`: `/v1/...`), which record the call, take the
 //!    next scripted reply and render it in that format;
-//! 3. control routes (`/__mock/...`), which script the mock and are not counted;
-//! 4. a 404 fallback, not counted.
+//!    — behind the bearer check of `oauth` when one is required;
+//! 3. the OAuth2 token endpoint (`oauth::routes`: `/oauth/token`), not counted as a call;
+//! 4. control routes (`/__mock/...`), which script the mock and are not counted;
+//! 5. a 404 fallback, not counted.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,15 +17,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::oauth::{OAuth, RequiredBearer};
 use crate::record::{Recorded, Recorder};
 use crate::script::{Reply, Script};
-use crate::{control, openai};
+use crate::{control, oauth, openai};
 
 /// Largest request body the mock reads.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -56,6 +61,7 @@ pub(crate) struct Shared {
     pub opts: MockOptions,
     pub script: Script,
     pub recorder: Arc<Recorder>,
+    pub oauth: OAuth,
     seq: AtomicU64,
 }
 
@@ -118,6 +124,7 @@ impl MockProvider {
             recorder: Arc::new(Recorder::new(opts.quiet)),
             opts,
             script: Script::new(),
+            oauth: OAuth::new(),
             seq: AtomicU64::new(0),
         });
         let app = router(Arc::clone(&shared));
@@ -201,8 +208,44 @@ impl MockProvider {
         }
     }
 
-    /// Clears the reply queue, the records and the counters, and restores the default
-    /// reply to [`Reply::Echo`]. `open_streams` keeps counting bodies still in flight.
+    /// Configures the OAuth2 token endpoint (`POST /oauth/token`): issued tokens expire in
+    /// `expires_in_s` seconds (default 3600), and with `rotate_refresh_token` each grant
+    /// also issues a new refresh token, the only one accepted from then on.
+    pub fn set_oauth(&self, expires_in_s: u64, rotate_refresh_token: bool) {
+        self.shared
+            .oauth
+            .configure(expires_in_s, rotate_refresh_token);
+    }
+
+    /// Requests received by the token endpoint, whatever their outcome.
+    pub fn oauth_refreshes(&self) -> usize {
+        self.shared.oauth.requests()
+    }
+
+    /// The refresh token the token endpoint accepts now (`refresh-0` until one rotates).
+    pub fn oauth_refresh_token(&self) -> String {
+        self.shared.oauth.refresh_token()
+    }
+
+    /// The access token issued last (`tok-N`), if any.
+    pub fn oauth_access_token(&self) -> Option<String> {
+        self.shared.oauth.current_token()
+    }
+
+    /// The form fields of the last token request.
+    pub fn last_oauth_form(&self) -> Option<BTreeMap<String, String>> {
+        self.shared.oauth.last_form()
+    }
+
+    /// Makes every API route answer 401 unless the request carries this bearer token
+    /// (`None`, the default, accepts anything). Rejected requests count as calls.
+    pub fn require_bearer(&self, required: Option<RequiredBearer>) {
+        self.shared.oauth.require(required);
+    }
+
+    /// Clears the reply queue, the records and the counters, restores the default reply
+    /// to [`Reply::Echo`] and the token endpoint and bearer check to their defaults.
+    /// `open_streams` keeps counting bodies still in flight.
     pub fn reset(&self) {
         reset(&self.shared);
     }
@@ -227,10 +270,14 @@ impl std::fmt::Debug for MockProvider {
 pub(crate) fn reset(shared: &Shared) {
     shared.script.reset();
     shared.recorder.reset();
+    shared.oauth.reset();
 }
 
 fn router(shared: Arc<Shared>) -> Router {
+    let bearer = middleware::from_fn_with_state(Arc::clone(&shared), oauth::check_bearer);
     openai::routes()
+        .route_layer(bearer)
+        .merge(oauth::routes())
         .merge(control::routes())
         .fallback(openai::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

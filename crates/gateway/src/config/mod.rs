@@ -48,6 +48,9 @@ pub struct Config {
     pub breaker: BreakerConfig,
     pub retry: RetryPolicy,
     pub idempotency: IdempotencyConfig,
+    /// `None`: model discovery is off.
+    pub discovery_ttl: Option<Duration>,
+    pub default_context_window: u64,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }

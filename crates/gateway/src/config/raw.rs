@@ -71,11 +71,29 @@ pub struct RawProvider {
     pub auth: Option<String>,
     /// Credentials, literal or `env:NAME`; several are used in turn.
     pub keys: Option<Vec<String>>,
+    /// `round_robin` (default) or `fill_first`.
+    pub key_strategy: Option<String>,
+    /// OAuth2 credentials refreshed automatically.
+    pub oauth2: Vec<RawOAuth2>,
     pub headers: BTreeMap<String, String>,
     pub timeouts: RawTimeouts,
     pub models: BTreeMap<String, RawModel>,
     pub aliases: Option<Vec<String>>,
     pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth2 {
+    pub token_url: String,
+    pub client_id: String,
+    /// Literal or `env:NAME`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Literal or `env:NAME`.
+    pub refresh_token: String,
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +173,15 @@ pub struct RawRouting {
     /// Circuit-breaker thresholds for every target.
     pub breaker: Option<crate::routing::health::BreakerConfig>,
     pub retry: RawRetry,
+    /// How long a credential rests after a 429 without Retry-After (exponential from `base`).
+    pub cooldown: Option<crate::providers::credentials::CooldownConfig>,
+    /// Fetch each provider's model list for `/v1/models` (default true).
+    pub discover_models: Option<bool>,
+    /// How long a fetched model list is kept (default 10m).
+    #[serde(with = "humantime_serde")]
+    pub discovery_ttl: Option<Duration>,
+    /// The context window of a model nothing else describes (default 32768).
+    pub default_context_window: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

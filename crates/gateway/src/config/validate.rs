@@ -15,9 +15,13 @@ use super::{
     AuthSettings, Config, ConfigError, DEFAULT_LISTEN, HttpSettings, ServerSettings, VirtualModel,
 };
 use crate::providers::catalog::{Catalog, CatalogProvider, price_micros};
+use crate::providers::credentials::{
+    CooldownConfig, CredentialKind, CredentialPool, OAuth2Config, PoolStrategy,
+};
 use crate::providers::{AuthStyle, ModelInfo, Origin, Prices, Provider, Timeouts};
 use crate::relay::idempotency::IdempotencyConfig;
 use crate::routing::RetryPolicy;
+use crate::routing::health::BreakerConfig;
 use crate::secret::Secret;
 
 type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -62,6 +66,10 @@ pub(super) fn validate(
         allow_open: raw.auth.allow_open,
     };
 
+    let policy = PoolPolicy {
+        cooldown: raw.routing.cooldown.clone().unwrap_or_default(),
+        breaker: raw.routing.breaker.clone().unwrap_or_default(),
+    };
     let mut providers = Vec::new();
     let mut prefixes = BTreeMap::new();
     for (id, rp) in &raw.providers {
@@ -70,7 +78,7 @@ pub(super) fn validate(
         if rp.enabled == Some(false) {
             continue;
         }
-        let provider = build_provider(id, rp, entry, env)?;
+        let provider = build_provider(id, rp, entry, env, &policy)?;
         add_prefixes(
             &mut prefixes,
             id,
@@ -90,7 +98,13 @@ pub(super) fn validate(
         else {
             continue;
         };
-        let mut p = build_provider(&entry.id, &RawProvider::default(), Some(entry), env)?;
+        let mut p = build_provider(
+            &entry.id,
+            &RawProvider::default(),
+            Some(entry),
+            env,
+            &policy,
+        )?;
         p.origin = Origin::DetectedFromEnv(var.clone());
         add_prefixes(
             &mut prefixes,
@@ -184,6 +198,12 @@ pub(super) fn validate(
         wildcards,
         breaker: raw.routing.breaker.clone().unwrap_or_default(),
         retry,
+        discovery_ttl: (raw.routing.discover_models != Some(false)).then(|| {
+            raw.routing
+                .discovery_ttl
+                .unwrap_or(crate::providers::discovery::DEFAULT_TTL)
+        }),
+        default_context_window: raw.routing.default_context_window.unwrap_or(32_768),
         idempotency: {
             let d = IdempotencyConfig::default();
             let i = &raw.idempotency;
@@ -244,11 +264,18 @@ fn read_secret(value: &str, field: &str, env: EnvFn<'_>) -> Result<Secret, Confi
     }
 }
 
+/// Settings every provider's credential pool shares.
+struct PoolPolicy {
+    cooldown: CooldownConfig,
+    breaker: BreakerConfig,
+}
+
 fn build_provider(
     id: &str,
     rp: &RawProvider,
     entry: Option<&CatalogProvider>,
     env: EnvFn<'_>,
+    policy: &PoolPolicy,
 ) -> Result<Provider, ConfigError> {
     let field = |f: &str| format!("providers.{id}.{f}");
 
@@ -288,7 +315,7 @@ fn build_provider(
         .parse()
         .map_err(|m: String| ConfigError::invalid(field("auth"), m))?;
 
-    let credentials = match &rp.keys {
+    let keys = match &rp.keys {
         Some(keys) => keys
             .iter()
             .enumerate()
@@ -302,7 +329,35 @@ fn build_provider(
             .into_iter()
             .collect(),
     };
-    if auth.needs_key() && credentials.is_empty() && !entry.is_some_and(|e| e.local) {
+    let mut entries: Vec<(String, CredentialKind)> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (format!("keys[{i}]"), CredentialKind::ApiKey(k)))
+        .collect();
+    for (i, o) in rp.oauth2.iter().enumerate() {
+        let f = |name: &str| format!("{}[{i}].{name}", field("oauth2"));
+        reqwest::Url::parse(&o.token_url).map_err(|e| {
+            ConfigError::invalid(
+                f("token_url"),
+                format!("'{}' is not a URL: {e}", o.token_url),
+            )
+        })?;
+        entries.push((
+            format!("oauth2[{i}]"),
+            CredentialKind::OAuth2(OAuth2Config {
+                token_url: o.token_url.clone(),
+                client_id: o.client_id.clone(),
+                client_secret: o
+                    .client_secret
+                    .as_deref()
+                    .map(|s| read_secret(s, &f("client_secret"), env))
+                    .transpose()?,
+                refresh_token: read_secret(&o.refresh_token, &f("refresh_token"), env)?,
+                scope: o.scope.clone(),
+            }),
+        ));
+    }
+    if auth.needs_key() && entries.is_empty() && !entry.is_some_and(|e| e.local) {
         let hint = entry
             .and_then(|e| e.key_env.first())
             .map(|v| format!("set {v} or "))
@@ -310,10 +365,22 @@ fn build_provider(
         return Err(ConfigError::invalid(
             field("keys"),
             format!(
-                "no credential: {hint}list keys (literal or \"env:NAME\"), or set auth = \"none\""
+                "no credential: {hint}list keys (literal or \"env:NAME\") or oauth2 credentials, or set auth = \"none\""
             ),
         ));
     }
+    let strategy: PoolStrategy = rp
+        .key_strategy
+        .as_deref()
+        .unwrap_or("round_robin")
+        .parse()
+        .map_err(|m: String| ConfigError::invalid(field("key_strategy"), m))?;
+    let credentials = CredentialPool::new(
+        entries,
+        strategy,
+        policy.cooldown.clone(),
+        policy.breaker.clone(),
+    );
 
     let headers = rp
         .headers

@@ -57,7 +57,7 @@ pub async fn detailed(State(state): State<AppState>, headers: http::HeaderMap) -
                 "name": p.name,
                 "wire_format": p.wire_format.as_str(),
                 "base_url": p.base_url,
-                "credentials": p.credentials.len(),
+                "credentials": p.credentials.snapshot(),
                 "targets": models,
             })
         })

@@ -24,7 +24,9 @@ use serde_json::Value;
 use tokio::time::{Instant, timeout};
 use wire::WireFormat;
 
-use super::{AuthStyle, Provider};
+use super::Provider;
+use super::credentials::{CredentialOutcome, PoolError};
+use crate::secret::Secret;
 
 /// How long a fetched list is served without asking again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
@@ -145,7 +147,7 @@ fn count(value: Option<&Value>) -> Option<u64> {
             Some(n) => n,
             None => {
                 let f = n.as_f64()?;
-                if !(f >= 1.0 && f < MAX_EXACT && f.fract() == 0.0) {
+                if !((1.0..MAX_EXACT).contains(&f) && f.fract() == 0.0) {
                     return None;
                 }
                 #[expect(
@@ -163,29 +165,19 @@ fn count(value: Option<&Value>) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-/// Starts `GET {base_url}{path}` with the provider's credential and extra headers, the way
-/// [`super::openai::request`] authenticates its calls.
+/// Starts `GET {base_url}{path}` with the credential and the provider's headers, authenticated
+/// as [`super::openai::request`] authenticates its calls.
 pub fn get_request(
     http: &reqwest::Client,
     provider: &Provider,
     path: &str,
+    credential: Option<&Secret>,
 ) -> reqwest::RequestBuilder {
-    let mut req = http.get(format!("{}{path}", provider.base_url)).header(
+    let req = http.get(format!("{}{path}", provider.base_url)).header(
         http::header::ACCEPT,
         HeaderValue::from_static("application/json"),
     );
-    if let Some(key) = provider.credential() {
-        req = match &provider.auth {
-            AuthStyle::Bearer => req.bearer_auth(key.expose()),
-            AuthStyle::ApiKeyHeader => req.header("api-key", key.expose()),
-            AuthStyle::Header(name) => req.header(name.clone(), key.expose()),
-            AuthStyle::None => req,
-        };
-    }
-    for (name, value) in &provider.headers {
-        req = req.header(name.clone(), value.clone());
-    }
-    req
+    super::openai::authorize(req, provider, credential)
 }
 
 /// Fetches the provider's model list in its wire format (no caching, no timeout).
@@ -195,8 +187,20 @@ async fn fetch(
 ) -> Result<Vec<DiscoveredModel>, String> {
     match provider.wire_format {
         WireFormat::OpenAi => {
-            let body = read_body(get_request(http, provider, "/models")).await?;
-            parse_openai_models(&body)
+            let lease = match provider.credentials.acquire(http, &[]).await {
+                Ok(lease) => Some(lease),
+                Err(PoolError::Empty) => None,
+                Err(e) => return Err(e.to_string()),
+            };
+            let request = get_request(http, provider, "/models", lease.as_ref().map(|l| &l.token));
+            let body = read_body(request).await;
+            if let Some(lease) = &lease {
+                // A model list says little about a credential's health either way.
+                provider
+                    .credentials
+                    .report(lease, CredentialOutcome::Neutral);
+            }
+            parse_openai_models(&body?)
         }
     }
 }
@@ -499,6 +503,8 @@ mod tests {
     use http::HeaderName;
 
     use super::*;
+    use crate::providers::AuthStyle;
+    use crate::providers::credentials::CredentialPool;
     use crate::providers::{Origin, Timeouts};
     use crate::secret::Secret;
 
@@ -656,7 +662,7 @@ mod tests {
             WireFormat::OpenAi,
             "https://api.example.com/v1/".into(),
             auth,
-            keys.iter().map(|k| Secret::new(*k)).collect(),
+            CredentialPool::from_keys(keys.iter().map(|k| Secret::new(*k)).collect()),
             vec![(
                 HeaderName::from_static("x-extra"),
                 HeaderValue::from_static("1"),
@@ -682,7 +688,10 @@ mod tests {
         ];
         for (auth, header, expected) in cases {
             let p = provider(auth, &["sk-1"]);
-            let req = get_request(&http, &p, "/models").build().unwrap();
+            let key = Secret::new("sk-1");
+            let req = get_request(&http, &p, "/models", Some(&key))
+                .build()
+                .unwrap();
             assert_eq!(req.method(), http::Method::GET);
             assert_eq!(req.url().as_str(), "https://api.example.com/v1/models");
             let got = req.headers().get(header).map(|v| v.to_str().unwrap());

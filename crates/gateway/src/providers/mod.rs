@@ -7,14 +7,13 @@ pub mod discovery;
 pub mod openai;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 use wire::WireFormat;
 
-use crate::secret::Secret;
+use self::credentials::CredentialPool;
 
 /// How a provider expects its credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,12 +133,12 @@ pub struct Provider {
     /// Base URL without a trailing slash, e.g. `https://api.groq.com/openai/v1`.
     pub base_url: String,
     pub auth: AuthStyle,
-    pub credentials: Vec<Secret>,
+    /// API keys and OAuth2 credentials, with their cooldowns and breakers.
+    pub credentials: CredentialPool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub timeouts: Timeouts,
     pub models: BTreeMap<String, ModelInfo>,
     pub origin: Origin,
-    next_credential: AtomicUsize,
 }
 
 impl Provider {
@@ -153,7 +152,7 @@ impl Provider {
         wire_format: WireFormat,
         base_url: String,
         auth: AuthStyle,
-        credentials: Vec<Secret>,
+        credentials: CredentialPool,
         headers: Vec<(HeaderName, HeaderValue)>,
         timeouts: Timeouts,
         models: BTreeMap<String, ModelInfo>,
@@ -170,19 +169,6 @@ impl Provider {
             timeouts,
             models,
             origin,
-            next_credential: AtomicUsize::new(0),
-        }
-    }
-
-    /// The next credential, in turn (round-robin over the pool).
-    pub fn credential(&self) -> Option<&Secret> {
-        match self.credentials.len() {
-            0 => None,
-            1 => self.credentials.first(),
-            n => {
-                let i = self.next_credential.fetch_add(1, Ordering::Relaxed) % n;
-                self.credentials.get(i)
-            }
         }
     }
 }

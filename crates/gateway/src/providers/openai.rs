@@ -4,6 +4,7 @@
 use http::HeaderValue;
 
 use super::{AuthStyle, Provider};
+use crate::secret::Secret;
 
 /// The OpenAI endpoints the gateway relays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,16 +47,17 @@ impl Endpoint {
     }
 }
 
-/// Starts the upstream request for `endpoint` with the provider's credential and headers.
+/// Starts the upstream request for `endpoint` with the given credential and the provider's
+/// headers.
 pub fn request(
     http: &reqwest::Client,
     provider: &Provider,
     endpoint: Endpoint,
     stream: bool,
+    credential: Option<&Secret>,
 ) -> reqwest::RequestBuilder {
-    let url = format!("{}{}", provider.base_url, endpoint.path());
-    let mut req = http
-        .post(url)
+    let req = http
+        .post(format!("{}{}", provider.base_url, endpoint.path()))
         .header(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -68,7 +70,16 @@ pub fn request(
                 "application/json"
             }),
         );
-    if let Some(key) = provider.credential() {
+    authorize(req, provider, credential)
+}
+
+/// Puts the credential where the provider expects it, and adds the provider's headers.
+pub fn authorize(
+    mut req: reqwest::RequestBuilder,
+    provider: &Provider,
+    credential: Option<&Secret>,
+) -> reqwest::RequestBuilder {
+    if let Some(key) = credential {
         req = match &provider.auth {
             AuthStyle::Bearer => req.bearer_auth(key.expose()),
             AuthStyle::ApiKeyHeader => req.header("api-key", key.expose()),

@@ -22,6 +22,7 @@ use super::{RelayCtx, RelayError, json_body, sse_events, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::error::{Attempt, FailureClass, GatewayError};
+use crate::providers::credentials::{CredentialOutcome, Lease, PoolError};
 use crate::providers::openai::{self, Endpoint};
 use crate::routing::RetryOn;
 use crate::routing::health::{Admission, BreakerState, retry_after};
@@ -122,6 +123,8 @@ async fn attempt_all(
     let mut last_error: Option<GatewayError> = None;
     // After a context-length failure only targets with a larger known window are worth trying.
     let mut needs_context_above: Option<u64> = None;
+    // The soonest a cooling-down credential becomes usable, when that is why targets were skipped.
+    let mut cooling: Option<std::time::Duration> = None;
 
     'targets: for target in &plan.targets {
         let skip = |why: &str| Attempt {
@@ -139,7 +142,12 @@ async fn attempt_all(
             ));
             continue;
         }
-        for retry in 0..plan.retry.per_target {
+        let pool = &target.provider.credentials;
+        // Credentials already tried on this target in this request.
+        let mut exclude: Vec<usize> = Vec::new();
+        let mut oauth_refreshed = false;
+        let mut retries = 0u32;
+        loop {
             if exchange.attempts >= plan.max_attempts {
                 break 'targets;
             }
@@ -147,32 +155,44 @@ async fn attempt_all(
                 let own = Instant::now() + target.provider.timeouts.total;
                 plan_deadline.map_or(own, |d| d.min(own))
             };
-            if retry > 0 {
-                // Wait before trying the same target again, unless the wait would pass the deadline.
-                let wait = plan.retry.backoff(retry - 1).max(
-                    last_error
-                        .as_ref()
-                        .and_then(retry_after_of)
-                        .unwrap_or_default(),
-                );
-                if Instant::now() + wait >= plan_deadline.unwrap_or(deadline) {
-                    break;
-                }
-                tokio::time::sleep(wait).await;
-            }
             let Some(admission) = target.health.breaker.try_acquire() else {
                 attempts.push(skip("circuit breaker open"));
                 continue 'targets;
+            };
+            let lease = match pool.acquire(state.http(), &exclude).await {
+                Ok(lease) => Some(lease),
+                Err(PoolError::Empty) => None,
+                Err(e) => {
+                    target.health.breaker.release(admission);
+                    if let PoolError::Exhausted {
+                        next_available_in: Some(wait),
+                        ..
+                    } = &e
+                    {
+                        cooling =
+                            Some(cooling.map_or(*wait, |c: std::time::Duration| c.min(*wait)));
+                    }
+                    attempts.push(skip(&format!("no usable credential: {e}")));
+                    continue 'targets;
+                }
             };
             exchange.attempts += 1;
             exchange.provider = Some(target.provider.id.clone());
             exchange.upstream_model = Some(target.model.to_owned());
             let was_closed = target.health.breaker.state() == BreakerState::Closed;
-            match attempt(
-                state, endpoint, parsed, target, admission, deadline, exchange, render,
+            let result = attempt(
+                state,
+                endpoint,
+                parsed,
+                target,
+                admission,
+                lease.as_ref(),
+                deadline,
+                exchange,
+                render,
             )
-            .await
-            {
+            .await;
+            let (err, returned) = match result {
                 Ok(mut response) => {
                     let h = response.headers_mut();
                     h.insert(
@@ -182,60 +202,97 @@ async fn attempt_all(
                     h.insert("x-switchboard-route", header_value(&plan.label));
                     return response;
                 }
-                Err((err, returned)) => {
-                    exchange = *returned;
-                    let class = err.failure_class();
-                    tracing::debug!(
-                        provider = %target.provider.id,
-                        model = target.model,
-                        error = %err,
-                        class = ?class,
-                        "attempt failed"
-                    );
-                    if was_closed && target.health.breaker.state() == BreakerState::Open {
-                        tracing::warn!(provider = %target.provider.id, model = target.model, "circuit breaker opened");
-                    }
-                    attempts.push(Attempt {
-                        provider: target.provider.id.clone(),
-                        model: target.model.to_owned(),
-                        outcome: "failed",
-                        status: Some(err.status().as_u16()),
-                        error: err.to_string(),
-                    });
-                    let moves_on = moves_on(plan.retry_on, class);
-                    if class == FailureClass::ContextLength {
-                        needs_context_above = Some(
-                            target
-                                .context_window
-                                .unwrap_or(0)
-                                .max(needs_context_above.unwrap_or(0)),
-                        );
-                    }
-                    last_error = Some(err);
-                    if !moves_on {
-                        break 'targets;
-                    }
-                    if class == FailureClass::ContextLength {
-                        // The same target cannot take it on a retry either.
-                        continue 'targets;
-                    }
+                Err(failed) => failed,
+            };
+            exchange = *returned;
+            let class = err.failure_class();
+            tracing::debug!(
+                provider = %target.provider.id,
+                model = target.model,
+                credential = lease.as_ref().and_then(|l| pool.label(l.index)),
+                error = %err,
+                class = ?class,
+                "attempt failed"
+            );
+            if was_closed && target.health.breaker.state() == BreakerState::Open {
+                tracing::warn!(provider = %target.provider.id, model = target.model, "circuit breaker opened");
+            }
+            attempts.push(Attempt {
+                provider: target.provider.id.clone(),
+                model: target.model.to_owned(),
+                outcome: "failed",
+                status: Some(err.status().as_u16()),
+                error: err.to_string(),
+            });
+            let status = err.status().as_u16();
+            let wait_asked = retry_after_of(&err);
+            let moves_on = moves_on(plan.retry_on, class);
+            if class == FailureClass::ContextLength {
+                needs_context_above = Some(
+                    target
+                        .context_window
+                        .unwrap_or(0)
+                        .max(needs_context_above.unwrap_or(0)),
+                );
+            }
+            last_error = Some(err);
+            // A rate limit or a rejected credential: another credential of the same provider
+            // may do better, at once. An OAuth2 token gets one refresh first.
+            if let Some(lease) = &lease
+                && matches!(status, 401 | 403 | 429)
+            {
+                if status == 401 && pool.is_oauth2(lease.index) && !oauth_refreshed {
+                    oauth_refreshed = true;
+                    continue;
+                }
+                if exclude.len() + 1 < pool.len() {
+                    exclude.push(lease.index);
+                    continue;
                 }
             }
+            if !moves_on {
+                break 'targets;
+            }
+            if class == FailureClass::ContextLength || retries + 1 >= plan.retry.per_target {
+                continue 'targets;
+            }
+            // Wait before trying the same target again, unless the wait would pass the deadline.
+            let wait = plan
+                .retry
+                .backoff(retries)
+                .max(wait_asked.unwrap_or_default());
+            retries += 1;
+            if Instant::now() + wait >= plan_deadline.unwrap_or(deadline) {
+                continue 'targets;
+            }
+            tokio::time::sleep(wait).await;
         }
     }
 
-    let err = match last_error {
-        // One attempt, nothing skipped, or a failure that must not be retried: the error as is.
-        Some(e)
-            if attempts.len() == 1
-                || !e.is_retryable()
-                || !moves_on(plan.retry_on, e.failure_class()) =>
-        {
-            e
-        }
-        last => GatewayError::AllAttemptsFailed {
-            attempts,
-            last: Box::new(last.unwrap_or(GatewayError::Internal("no target was tried".into()))),
+    let err = match (last_error, cooling) {
+        (None, Some(retry_after)) => GatewayError::CoolingDown {
+            retry_after,
+            detail: attempts
+                .iter()
+                .map(|a| a.error.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        (last_error, _) => match last_error {
+            // One attempt, nothing skipped, or a failure that must not be retried: the error as is.
+            Some(e)
+                if attempts.len() == 1
+                    || !e.is_retryable()
+                    || !moves_on(plan.retry_on, e.failure_class()) =>
+            {
+                e
+            }
+            last => GatewayError::AllAttemptsFailed {
+                attempts,
+                last: Box::new(
+                    last.unwrap_or(GatewayError::Internal("no target was tried".into())),
+                ),
+            },
         },
     };
     let mut response = reject(exchange, &err, render);
@@ -243,6 +300,29 @@ async fn attempt_all(
         .headers_mut()
         .insert("x-switchboard-route", header_value(&plan.label));
     response
+}
+
+/// What an attempt's failure says about the credential it used.
+fn credential_outcome(
+    err: &GatewayError,
+    retry_after: Option<std::time::Duration>,
+) -> CredentialOutcome {
+    match (err, err.failure_class()) {
+        (
+            GatewayError::Upstream {
+                status, message, ..
+            },
+            _,
+        ) if matches!(status.as_u16(), 401 | 403) => CredentialOutcome::Unauthorized {
+            status: status.as_u16(),
+            message: message.clone(),
+        },
+        (_, FailureClass::RateLimit) => CredentialOutcome::RateLimited { retry_after },
+        (_, FailureClass::Connect | FailureClass::Timeout | FailureClass::ServerError) => {
+            CredentialOutcome::Failure
+        }
+        _ => CredentialOutcome::Neutral,
+    }
 }
 
 /// How long the upstream asked us to wait, from its `Retry-After` (seconds).
@@ -286,12 +366,17 @@ async fn attempt(
     parsed: &Parsed<'_>,
     target: &PlanTarget<'_>,
     admission: Admission,
+    lease: Option<&Lease>,
     deadline: Instant,
     exchange: Exchange,
     render: &ErrorRendering,
 ) -> Result<Response, AttemptError> {
     let health = &target.health;
-    let fail = |err: GatewayError, exchange: Exchange| {
+    let pool = &target.provider.credentials;
+    let fail = |err: GatewayError, exchange: Exchange, retry_after: Option<std::time::Duration>| {
+        if let Some(lease) = lease {
+            pool.report(lease, credential_outcome(&err, retry_after));
+        }
         match err.failure_class() {
             FailureClass::Connect | FailureClass::Timeout | FailureClass::ServerError => {
                 health.record_failure(admission, err.to_string());
@@ -306,16 +391,22 @@ async fn attempt(
     };
     let body = match upstream_body(parsed, target) {
         Ok(b) => b,
-        Err(e) => return fail(e, exchange),
+        Err(e) => return fail(e, exchange, None),
     };
     let in_flight = health.enter();
     let sent_at = Instant::now();
-    let request = openai::request(state.http(), target.provider, endpoint, parsed.stream)
-        .header("x-request-id", exchange.request_id.as_ref())
-        .body(body);
+    let request = openai::request(
+        state.http(),
+        target.provider,
+        endpoint,
+        parsed.stream,
+        lease.map(|l| &l.token),
+    )
+    .header("x-request-id", exchange.request_id.as_ref())
+    .body(body);
     let response = match upstream::send(target.provider, request, deadline).await {
         Ok(r) => r,
-        Err(e) => return fail(e, exchange),
+        Err(e) => return fail(e, exchange, None),
     };
     health.quota.observe(response.headers());
     if !response.status().is_success() {
@@ -326,7 +417,7 @@ async fn attempt(
             let until = Instant::now() + wait.unwrap_or(std::time::Duration::from_secs(1));
             health.quota.mark_exhausted(until);
         }
-        return fail(err, exchange);
+        return fail(err, exchange, wait);
     }
 
     let mut exchange = exchange;
@@ -349,10 +440,13 @@ async fn attempt(
         };
     // Peek: until the first piece is ready, a failure can still go to the next target.
     let first = match stream.next().await {
-        Some(Err(RelayError::BeforeStart(e, exchange))) => return fail(e, *exchange),
+        Some(Err(RelayError::BeforeStart(e, exchange))) => return fail(e, *exchange, None),
         first => first,
     };
     health.record_success(admission, Some(sent_at.elapsed()));
+    if let Some(lease) = lease {
+        pool.report(lease, CredentialOutcome::Success);
+    }
     let body = futures_util::stream::iter(first).chain(stream);
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();

@@ -10,5 +10,5 @@ pub mod strategy;
 pub use combo::{
     Combo, ComboTarget, RetryOn, RetryPolicy, Strategy, Wildcard, WildcardTarget, glob_match,
 };
-pub use listing::{ListedModel, list_models};
+pub use listing::{Discovered, ListedModel, list_models};
 pub use resolve::{Resolved, Route, RouteKind, resolve};

@@ -56,7 +56,9 @@ pub fn plan<'a>(
                 health: health.target(&route.provider.id, route.upstream_model),
                 context_window: context_of(route.provider, route.upstream_model),
             }],
-            max_attempts: config.retry.per_target,
+            // Retries, plus one more per extra credential and one OAuth2 refresh.
+            max_attempts: config.retry.per_target
+                + u32::try_from(route.provider.credentials.len()).unwrap_or(0),
             deadline: None,
             retry_on: RetryOn::ALL,
             retry: config.retry,

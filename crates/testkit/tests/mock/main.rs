@@ -5,5 +5,6 @@
 mod chat;
 mod control;
 mod faults;
+mod oauth;
 mod streams;
 mod support;

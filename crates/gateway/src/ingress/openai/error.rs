@@ -52,11 +52,8 @@ pub fn error_response(err: &GatewayError) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let GatewayError::Upstream {
-        retry_after: Some(ra),
-        ..
-    } = err
-        && let Ok(v) = HeaderValue::from_str(ra)
+    if let Some(ra) = err.retry_after()
+        && let Ok(v) = HeaderValue::from_str(&ra)
     {
         headers.insert(header::RETRY_AFTER, v);
     }

@@ -16,7 +16,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
     if let Err(e) = auth::authenticate(&config.auth, &headers) {
         return error_response(&e);
     }
-    Json(json!({ "object": "list", "data": list_models(&config) })).into_response()
+    let discovered = state.discovered(&config).await;
+    Json(json!({ "object": "list", "data": list_models(&config, &discovered) })).into_response()
 }
 
 pub async fn get(
@@ -29,7 +30,11 @@ pub async fn get(
         return error_response(&e);
     }
     let id = id.trim_start_matches('/');
-    if let Some(m) = list_models(&config).into_iter().find(|m| m.id == id) {
+    let discovered = state.discovered(&config).await;
+    if let Some(m) = list_models(&config, &discovered)
+        .into_iter()
+        .find(|m| m.id == id)
+    {
         return Json(m).into_response();
     }
     // A name the router can resolve (e.g. `groq/any-model`) exists even if not listed.

@@ -111,9 +111,14 @@ pub struct Lease {
 pub enum CredentialOutcome {
     Success,
     /// 429: cool down for `retry_after` when given, else backoff with full jitter, capped.
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
     /// 401/403, with the upstream's message (kept truncated as the disabled reason).
-    Unauthorized { status: u16, message: String },
+    Unauthorized {
+        status: u16,
+        message: String,
+    },
     /// 5xx or a transport error: counts toward the credential's breaker.
     Failure,
     /// Says nothing about the credential (another 4xx, the client went away).
@@ -178,6 +183,28 @@ impl CredentialPool {
         }
     }
 
+    /// API keys labelled `keys[i]`, round-robin, with default cooldowns and breakers.
+    pub fn from_keys(keys: Vec<Secret>) -> Self {
+        let entries = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (format!("keys[{i}]"), CredentialKind::ApiKey(k)))
+            .collect();
+        Self::new(
+            entries,
+            PoolStrategy::RoundRobin,
+            CooldownConfig::default(),
+            BreakerConfig::default(),
+        )
+    }
+
+    /// Whether credential `index` is an OAuth2 one (a 401 may just mean its token expired).
+    pub fn is_oauth2(&self, index: usize) -> bool {
+        self.slots
+            .get(index)
+            .is_some_and(|s| matches!(s.secret, Material::OAuth2(_)))
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -219,10 +246,10 @@ impl CredentialPool {
                     Ok(fresh) => fresh,
                     Err(e) => {
                         slot.breaker.release(admission);
+                        slot.failed();
                         match &e {
                             TokenError::Rejected(reason) => slot.disable(reason),
                             TokenError::Unavailable(reason) => {
-                                slot.failed();
                                 slot.cool_down(None, reason, &self.cooldown);
                             }
                         }

@@ -101,9 +101,9 @@ impl OAuthToken {
             let _gate = gate;
             shared.refresh(&http).await
         });
-        refresh.await.map_err(|e| {
-            TokenError::Unavailable(format!("token refresh did not complete: {e}"))
-        })?
+        refresh
+            .await
+            .map_err(|e| TokenError::Unavailable(format!("token refresh did not complete: {e}")))?
     }
 
     /// The upstream answered 401 to a request made with generation `generation`.

@@ -59,7 +59,8 @@ pub struct CredentialStatus {
     pub token_expires_in_s: Option<u64>,
     /// Requests reported as successful.
     pub successes: u64,
-    /// Requests reported as rate limited, unauthorized or failed.
+    /// Requests reported as rate limited, unauthorized or failed, and failed token
+    /// refreshes.
     pub failures: u64,
 }
 

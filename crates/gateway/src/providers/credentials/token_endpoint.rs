@@ -225,8 +225,8 @@ mod tests {
     #[test]
     fn success_responses() {
         let ok = |body: &str| parse(StatusCode::OK, body.as_bytes());
-        let grant = ok(r#"{"access_token":"a","expires_in":120,"refresh_token":"r2"}"#)
-            .expect("a grant");
+        let grant =
+            ok(r#"{"access_token":"a","expires_in":120,"refresh_token":"r2"}"#).expect("a grant");
         assert_eq!(grant.access_token.expose(), "a");
         assert_eq!(grant.lifetime, Duration::from_secs(120));
         assert_eq!(grant.refresh_token.as_ref().map(Secret::expose), Some("r2"));
@@ -258,7 +258,9 @@ mod tests {
         );
         assert_eq!(
             parse(StatusCode::BAD_GATEWAY, b"").map(|_| ()),
-            Err(TokenError::Unavailable("token endpoint answered 502".into()))
+            Err(TokenError::Unavailable(
+                "token endpoint answered 502".into()
+            ))
         );
     }
 }
