@@ -503,3 +503,36 @@ async fn a_retry_after_past_the_deadline_moves_on_at_once() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(calls(&mocks), vec![1, 1, 0]);
 }
+
+#[tokio::test]
+async fn targets_override_parameters_per_target() {
+    let (mocks, gw) = three(
+        "[combos.smart]\ntargets = [{ target = \"a/m\", params = { max_tokens = 77, reasoning_effort = \"low\" } }, \"b/m\"]\n",
+    )
+    .await;
+    mocks[0].push(Reply::Status {
+        status: 500,
+        body: None,
+        retry_after: None,
+    });
+    gw.post("/v1/chat/completions", &chat("smart", "hi")).await;
+    let a = mocks[0].last_request().unwrap().json().unwrap();
+    assert_eq!(
+        (a["max_tokens"].clone(), a["reasoning_effort"].clone()),
+        (json!(77), json!("low"))
+    );
+    let b = mocks[1].last_request().unwrap().json().unwrap();
+    assert!(
+        b.get("max_tokens").is_none(),
+        "the override belongs to target a only: {b}"
+    );
+
+    let mut req = chat("smart", "hi");
+    req["max_tokens"] = json!(5000);
+    gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(
+        mocks[0].last_request().unwrap().json().unwrap()["max_tokens"],
+        77,
+        "the target's override wins"
+    );
+}

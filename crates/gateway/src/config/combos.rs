@@ -145,6 +145,7 @@ fn flatten(
                 provider: vm.provider.clone(),
                 model: vm.model.clone(),
                 params: vm.params.clone(),
+                overrides: serde_json::Map::new(),
                 weight,
             }]
         } else if let Some((prefix, model)) = target.split_once('/')
@@ -155,6 +156,7 @@ fn flatten(
                 provider: provider.clone(),
                 model: model.to_owned(),
                 params: serde_json::Map::new(),
+                overrides: serde_json::Map::new(),
                 weight,
             }]
         } else {
@@ -167,7 +169,7 @@ fn flatten(
         };
         for r in &mut resolved {
             for (k, v) in overrides.into_iter().flatten() {
-                r.params.insert(k.clone(), v.clone());
+                r.overrides.insert(k.clone(), v.clone());
             }
         }
         out.extend(resolved);

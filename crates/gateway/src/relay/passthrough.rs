@@ -464,8 +464,14 @@ async fn attempt(
 fn upstream_body(parsed: &Parsed<'_>, target: &PlanTarget<'_>) -> Result<Vec<u8>, GatewayError> {
     let internal = |e: wire::json::JsonError| GatewayError::Internal(e.to_string());
     let mut obj = parsed.obj.clone();
+    let settable = |key: &str| key != "model" && key != "stream";
     for (key, value) in target.params.into_iter().flatten() {
-        if !obj.contains(key) && key != "model" && key != "stream" {
+        if !obj.contains(key) && settable(key) {
+            obj.set(key, value).map_err(internal)?;
+        }
+    }
+    for (key, value) in target.overrides.into_iter().flatten() {
+        if settable(key) {
             obj.set(key, value).map_err(internal)?;
         }
     }

@@ -141,8 +141,10 @@ impl Default for RetryPolicy {
 pub struct ComboTarget {
     pub provider: String,
     pub model: String,
-    /// Parameters for this target: the virtual model's defaults, then the combo's overrides.
+    /// Defaults (a virtual model's `params`): applied where the client set none.
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// The combo's per-target `params`: replace whatever the client sent.
+    pub overrides: serde_json::Map<String, serde_json::Value>,
     pub weight: u32,
 }
 

@@ -22,7 +22,10 @@ pub struct Estimate {
 pub struct PlanTarget<'a> {
     pub provider: &'a Arc<Provider>,
     pub model: &'a str,
+    /// Applied where the client set none.
     pub params: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// Applied whatever the client set.
+    pub overrides: Option<&'a serde_json::Map<String, serde_json::Value>>,
     pub health: Arc<TargetHealth>,
     pub context_window: Option<u64>,
 }
@@ -53,6 +56,7 @@ pub fn plan<'a>(
                 provider: route.provider,
                 model: route.upstream_model,
                 params: route.params,
+                overrides: None,
                 health: health.target(&route.provider.id, route.upstream_model),
                 context_window: context_of(route.provider, route.upstream_model),
             }],
@@ -90,6 +94,7 @@ pub fn plan<'a>(
                     provider,
                     model: &t.model,
                     params: Some(&t.params),
+                    overrides: Some(&t.overrides),
                     health: h,
                     context_window: info.and_then(|i| i.context_window),
                 });
