@@ -75,6 +75,12 @@ pub enum GatewayError {
         retry_after: std::time::Duration,
         detail: String,
     },
+    /// The caller's key may not do this (e.g. use this model).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's rate, concurrency or budget limit refused the request.
+    #[error("{0}")]
+    Limited(crate::limits::Refusal),
     /// An `Idempotency-Key` that cannot be honoured for this request.
     #[error("{0}")]
     Idempotency(crate::relay::idempotency::Conflict),
@@ -165,7 +171,8 @@ impl GatewayError {
             }
             Self::AllAttemptsFailed { last, .. } => last.status(),
             Self::Idempotency(c) => c.status(),
-            Self::CoolingDown { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CoolingDown { .. } | Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -208,7 +215,8 @@ impl GatewayError {
             },
             Self::AllAttemptsFailed { last, .. } => last.kind(),
             Self::Idempotency(_) => ErrorKind::InvalidRequest,
-            Self::CoolingDown { .. } => ErrorKind::RateLimited,
+            Self::CoolingDown { .. } | Self::Limited(_) => ErrorKind::RateLimited,
+            Self::Forbidden(_) => ErrorKind::Authentication,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -235,6 +243,8 @@ impl GatewayError {
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Idempotency(_) => "idempotency_conflict",
             Self::CoolingDown { .. } => "cooling_down",
+            Self::Forbidden(_) => "forbidden",
+            Self::Limited(r) => r.label(),
             Self::Internal(_) => "internal",
         }
     }
@@ -244,6 +254,9 @@ impl GatewayError {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.clone(),
             Self::CoolingDown { retry_after, .. } => Some(retry_after.as_secs().max(1).to_string()),
+            Self::Limited(r) => r
+                .retry_after()
+                .map(|d| d.as_secs_f64().ceil().max(1.0).to_string()),
             Self::AllAttemptsFailed { last, .. } => last.retry_after(),
             _ => None,
         }
@@ -274,6 +287,9 @@ impl GatewayError {
             Self::AllAttemptsFailed { .. } => "all_attempts_failed",
             Self::Idempotency(c) => c.code(),
             Self::CoolingDown { .. } => "credentials_cooling_down",
+            Self::Forbidden(_) => "model_not_allowed",
+            Self::Limited(crate::limits::Refusal::Budget { .. }) => "budget_exceeded",
+            Self::Limited(_) => "rate_limit_exceeded",
             Self::Upstream { .. } | Self::Internal(_) => return None,
         })
     }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ingress;
+pub mod limits;
 pub mod providers;
 pub mod relay;
 pub mod routing;
@@ -14,6 +15,7 @@ pub mod secret;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod usage;
 
 pub use config::{Config, ConfigError};
 pub use error::GatewayError;

@@ -1,16 +1,24 @@
 //! Shared server state: the configuration snapshot (swapped atomically), the one upstream HTTP
-//! client pool, and the draining flag read by readiness.
+//! client pool, the services around the request path (keys, limits, usage), and the draining
+//! flag read by readiness.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Principal;
+use crate::auth::keys::KeyRegistry;
 use crate::config::Config;
+use crate::error::GatewayError;
+use crate::limits::Limiter;
 use crate::providers::discovery::{self, Discovery};
 use crate::relay::idempotency::Idempotency;
 use crate::routing::Discovered;
 use crate::routing::health::HealthRegistry;
+use crate::usage::UsageHandle;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -25,11 +33,41 @@ pub struct Inner {
     idempotency: Idempotency,
     /// Upstream model lists, cached with a TTL.
     discovery: Discovery,
+    services: Services,
     draining: AtomicBool,
+}
+
+/// What the request path uses besides configuration: all optional but the limiter, so the
+/// gateway runs with no database and no Redis.
+#[derive(Clone)]
+pub struct Services {
+    /// Gateway keys from the store.
+    pub keys: Option<Arc<KeyRegistry>>,
+    /// Rate limits, concurrency and budgets (in memory, or shared through Redis).
+    pub limiter: Limiter,
+    /// Where usage records go.
+    pub usage: Option<UsageHandle>,
+    /// Background work that must finish before exit (settlements).
+    pub tasks: TaskTracker,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            keys: None,
+            limiter: Limiter::memory(),
+            usage: None,
+            tasks: TaskTracker::new(),
+        }
+    }
 }
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, reqwest::Error> {
+        Self::with_services(config, Services::default())
+    }
+
+    pub fn with_services(config: Config, services: Services) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.http.connect_timeout)
             .pool_idle_timeout(config.http.pool_idle_timeout)
@@ -47,6 +85,7 @@ impl AppState {
             ),
             config: ArcSwap::from_pointee(config),
             http,
+            services,
             draining: AtomicBool::new(false),
         })))
     }
@@ -75,6 +114,19 @@ impl AppState {
             return Discovered::new();
         }
         self.0.discovery.all(&self.0.http, &config.providers).await
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.0.services
+    }
+
+    /// Who is calling, by the key the request carries.
+    pub fn authenticate(
+        &self,
+        config: &Config,
+        headers: &http::HeaderMap,
+    ) -> Result<Principal, GatewayError> {
+        crate::auth::authenticate(&config.auth, self.0.services.keys.as_deref(), headers)
     }
 
     pub fn set_draining(&self) {

@@ -1,19 +1,44 @@
 //! Client authentication: the key may come as `Authorization: Bearer`, `x-api-key` or
-//! `x-goog-api-key`. With no gateway keys configured the gateway is open (loopback only,
-//! enforced at start-up by `Config::check_exposure`).
+//! `x-goog-api-key`. Keys are gateway keys from the store (`sk-sb-…`, looked up by keyed hash
+//! in an in-memory snapshot) or static keys from the configuration. With neither the gateway
+//! is open (loopback only, enforced at start-up by `Config::check_exposure`).
+
+use std::sync::Arc;
 
 use http::HeaderMap;
 
 use crate::config::AuthSettings;
 use crate::error::GatewayError;
 
+pub mod keys;
+
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Principal {
-    /// No keys are configured: single-user local use.
+    /// No keys exist: single-user local use.
     Open,
     /// One of the static gateway keys, by its position in `auth.keys`.
     StaticKey(usize),
+    /// A gateway key from the store, with its user and limits.
+    Key(Arc<keys::KeyEntry>),
+}
+
+impl Principal {
+    /// A stable name for scoping per-caller state (idempotency keys); never a secret.
+    pub fn scope(&self) -> String {
+        match self {
+            Self::Open => "open".into(),
+            Self::StaticKey(i) => format!("static:{i}"),
+            Self::Key(k) => format!("key:{}", k.id),
+        }
+    }
+
+    pub fn key(&self) -> Option<&keys::KeyEntry> {
+        match self {
+            Self::Key(k) => Some(k),
+            _ => None,
+        }
+    }
 }
 
 /// The key a client presented, from whichever header carried it.
@@ -36,13 +61,29 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-pub fn authenticate(auth: &AuthSettings, headers: &HeaderMap) -> Result<Principal, GatewayError> {
-    if auth.keys.is_empty() {
+pub fn authenticate(
+    auth: &AuthSettings,
+    registry: Option<&keys::KeyRegistry>,
+    headers: &HeaderMap,
+) -> Result<Principal, GatewayError> {
+    let stored = registry.filter(|r| !r.is_empty());
+    if auth.keys.is_empty() && stored.is_none() {
         return Ok(Principal::Open);
     }
     let key = presented_key(headers).ok_or(GatewayError::Unauthorized(
         "missing API key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
     ))?;
+    if let Some(registry) = stored
+        && key.starts_with(keys::KEY_PREFIX)
+    {
+        return match registry.lookup(key) {
+            Some(entry) if entry.expired() => {
+                Err(GatewayError::Unauthorized("this API key has expired"))
+            }
+            Some(entry) => Ok(Principal::Key(entry)),
+            None => Err(GatewayError::Unauthorized("invalid API key")),
+        };
+    }
     // Compare against every key without an early exit so timing says nothing about which matched.
     let mut found = None;
     for (i, k) in auth.keys.iter().enumerate() {
@@ -88,13 +129,16 @@ mod tests {
             headers(&[("x-api-key", "k2")]),
             headers(&[("x-goog-api-key", "k2")]),
         ] {
-            assert_eq!(authenticate(&auth, &h).ok(), Some(Principal::StaticKey(1)));
+            assert!(matches!(
+                authenticate(&auth, None, &h),
+                Ok(Principal::StaticKey(1))
+            ));
         }
-        assert!(authenticate(&auth, &headers(&[("authorization", "Bearer nope")])).is_err());
-        assert!(authenticate(&auth, &HeaderMap::new()).is_err());
-        assert_eq!(
-            authenticate(&AuthSettings::default(), &HeaderMap::new()).ok(),
-            Some(Principal::Open)
-        );
+        assert!(authenticate(&auth, None, &headers(&[("authorization", "Bearer nope")])).is_err());
+        assert!(authenticate(&auth, None, &HeaderMap::new()).is_err());
+        assert!(matches!(
+            authenticate(&AuthSettings::default(), None, &HeaderMap::new()),
+            Ok(Principal::Open)
+        ));
     }
 }

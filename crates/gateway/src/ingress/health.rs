@@ -39,7 +39,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// EWMA latency, quota window and last error, plus the combos. Needs a key when keys are set.
 pub async fn detailed(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     let config = state.config();
-    if let Err(e) = crate::auth::authenticate(&config.auth, &headers) {
+    if let Err(e) = state.authenticate(&config, &headers) {
         return crate::ingress::openai::error_response(&e);
     }
     let targets = state.health().snapshot();

@@ -2,6 +2,7 @@
 //! (`passthrough`), the streaming relays for SSE (`sse`) and JSON bodies (`body`), and the
 //! upstream call itself (`upstream`).
 
+pub mod account;
 mod body;
 pub mod idempotency;
 pub mod json;

@@ -18,10 +18,10 @@ use tokio::time::Instant;
 use wire::json::RawObject;
 
 use super::idempotency::{Claim, Idempotency, fingerprint};
-use super::{RelayCtx, RelayError, json_body, sse_events, upstream};
+use super::{RelayCtx, RelayError, account, json_body, sse_events, upstream};
 use crate::auth;
-use crate::config::Config;
 use crate::error::{Attempt, FailureClass, GatewayError};
+use crate::limits::RateHeaders;
 use crate::providers::credentials::{CredentialOutcome, Lease, PoolError};
 use crate::providers::openai::{self, Endpoint};
 use crate::routing::RetryOn;
@@ -64,6 +64,9 @@ pub async fn forward(
     render: &ErrorRendering,
 ) -> Response {
     let mut exchange = Exchange::new(request_id(headers), endpoint.label());
+    if state.services().usage.is_some() {
+        exchange.meter = Some(account::meter(state));
+    }
     let config = state.config();
     let body = match body {
         Ok(b) => b,
@@ -75,7 +78,10 @@ pub async fn forward(
             );
         }
     };
-    let parsed = match parse(&config, endpoint, headers, &body, &mut exchange) {
+    let parsed = match state.authenticate(&config, headers).and_then(|principal| {
+        account::identify(&principal, &mut exchange);
+        parse(principal, endpoint, &body, &mut exchange)
+    }) {
         Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
     };
@@ -89,15 +95,54 @@ pub async fn forward(
         Err(e) => return reject(exchange, &e, render),
     };
     exchange.route = Some(plan.label.clone());
-    // Requests sharing an Idempotency-Key (per caller) share one upstream call and its answer.
-    let Some(key) = Idempotency::key_from_headers(headers) else {
-        return attempt_all(state, endpoint, &parsed, &plan, exchange, render).await;
+    let rate_headers = match account::admit(
+        state,
+        &parsed.principal,
+        &parsed.client_model,
+        &plan,
+        parsed.estimate,
+        &mut exchange,
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => return reject(exchange, &e, render),
     };
-    let scoped = format!("{:?}:{key}", parsed.principal);
-    let print = fingerprint(&http::Method::POST, endpoint.path(), &body);
+    let mut response = run(
+        state, endpoint, headers, &body, &parsed, &plan, exchange, render,
+    )
+    .await;
+    for (name, value) in rate_headers.iter().flat_map(RateHeaders::to_pairs) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+/// Runs the plan — once per `Idempotency-Key` (per caller): repeats share the first answer.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's pieces"
+)]
+async fn run(
+    state: &AppState,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: &Bytes,
+    parsed: &Parsed<'_>,
+    plan: &Plan<'_>,
+    mut exchange: Exchange,
+    render: &ErrorRendering,
+) -> Response {
+    let Some(key) = Idempotency::key_from_headers(headers) else {
+        return attempt_all(state, endpoint, parsed, plan, exchange, render).await;
+    };
+    let scoped = format!("{}:{key}", parsed.principal.scope());
+    let print = fingerprint(&http::Method::POST, endpoint.path(), body);
     match state.idempotency().claim(&scoped, print).await {
         Claim::Leader(leader) => {
-            leader.record(attempt_all(state, endpoint, &parsed, &plan, exchange, render).await)
+            leader.record(attempt_all(state, endpoint, parsed, plan, exchange, render).await)
         }
         Claim::Follower(response) => {
             exchange.status = response.status().as_u16();
@@ -179,6 +224,9 @@ async fn attempt_all(
             exchange.attempts += 1;
             exchange.provider = Some(target.provider.id.clone());
             exchange.upstream_model = Some(target.model.to_owned());
+            if let Some(meter) = exchange.meter.as_mut() {
+                meter.prices = target.provider.models.get(target.model).map(|m| m.prices);
+            }
             let was_closed = target.health.breaker.state() == BreakerState::Closed;
             let result = attempt(
                 state,
@@ -504,13 +552,11 @@ pub fn body_error(rejection: &BytesRejection, limit: usize) -> GatewayError {
 }
 
 fn parse<'b>(
-    config: &Config,
+    principal: auth::Principal,
     endpoint: Endpoint,
-    headers: &HeaderMap,
     body: &'b Bytes,
     exchange: &mut Exchange,
 ) -> Result<Parsed<'b>, GatewayError> {
-    let principal = auth::authenticate(&config.auth, headers)?;
     let mut obj = RawObject::parse(body).map_err(|e| GatewayError::BadJson {
         line: e.line,
         column: e.column,

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use wire::Usage;
 
+use crate::usage::Meter;
+
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -47,6 +49,10 @@ pub struct Exchange {
     /// `direct`, `virtual`, …, or `combo=NAME; strategy=S`.
     pub route: Option<String>,
     pub attempts: u32,
+    /// Wall-clock start, for the usage record.
+    pub started_wall: std::time::SystemTime,
+    /// Limits and usage accounting, settled when the exchange ends.
+    pub meter: Option<Meter>,
     finished: bool,
 }
 
@@ -66,6 +72,8 @@ impl Exchange {
             error: None,
             route: None,
             attempts: 0,
+            started_wall: std::time::SystemTime::now(),
+            meter: None,
             finished: false,
         }
     }
@@ -87,6 +95,9 @@ impl Exchange {
     pub fn finish(&mut self, outcome: Outcome) {
         if std::mem::replace(&mut self.finished, true) {
             return;
+        }
+        if let Some(meter) = self.meter.take() {
+            meter.finish(self);
         }
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let ttfb_ms = self

@@ -54,8 +54,17 @@ impl TestGateway {
 
     /// Starts with exactly this configuration (the mock is still started, for `{mock}` use).
     pub async fn from_toml(mock: MockProvider, toml: &str) -> Self {
+        Self::with_services(mock, toml, gateway::state::Services::default()).await
+    }
+
+    /// The base configuration plus `extra`, with the given keys, limiter and usage sink.
+    pub async fn with_services(
+        mock: MockProvider,
+        toml: &str,
+        services: gateway::state::Services,
+    ) -> Self {
         let config = Config::from_toml(toml, &|_| None).expect("test config is valid");
-        let state = AppState::new(config).expect("client builds");
+        let state = AppState::with_services(config, services).expect("client builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

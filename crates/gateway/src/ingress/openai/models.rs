@@ -7,13 +7,13 @@ use http::HeaderMap;
 use serde_json::json;
 
 use super::error_response;
-use crate::auth;
+
 use crate::routing::{Resolved, list_models};
 use crate::state::AppState;
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let config = state.config();
-    if let Err(e) = auth::authenticate(&config.auth, &headers) {
+    if let Err(e) = state.authenticate(&config, &headers) {
         return error_response(&e);
     }
     let discovered = state.discovered(&config).await;
@@ -26,7 +26,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Response {
     let config = state.config();
-    if let Err(e) = auth::authenticate(&config.auth, &headers) {
+    if let Err(e) = state.authenticate(&config, &headers) {
         return error_response(&e);
     }
     let id = id.trim_start_matches('/');

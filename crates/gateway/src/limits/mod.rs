@@ -1,0 +1,256 @@
+//! The limits engine the request path calls around every upstream call: requests and
+//! tokens per minute, concurrent requests and money budgets, for a key and its user.
+//!
+//! The path through it:
+//! 1. [`Limiter::admit`] before the call: checks every limit of the key and of its user
+//!    and, only if all pass, counts one request, the estimated tokens and a concurrency
+//!    slot, and reserves the estimated cost against each budget. A [`Refusal`] says which
+//!    limit refused, for whom and when to retry; an admission comes with the
+//!    [`RateHeaders`] for the response.
+//! 2. [`Limiter::settle`] after the call: reconciles the counted tokens to the actual
+//!    count, settles each reservation to the actual cost (0 for a failed call) and frees
+//!    the slots. An [`Admission`] dropped unsettled frees its slots and releases its
+//!    reservations as cost 0.
+//!
+//! **Windows.** Requests and tokens per minute are sliding windows of one-second buckets:
+//! a use counts from the second it was made until that second is 60 s old (between 60
+//! and 61 s), so no 60-second interval ever holds more than the limit, and N instances
+//! sharing Redis together admit exactly the limit. (GCRA, the other candidate, admits a
+//! full burst and then refills continuously: up to twice the limit in the first minute,
+//! and a token count cannot be reconciled after the fact as precisely.)
+//!
+//! **Budgets** are reserve-then-settle counters per UTC calendar period (day, week from
+//! Monday, month, or total) holding spent + reserved micro-units. A request is admitted
+//! while that sum is below the limit, so concurrent requests overspend by at most one
+//! request's reservation (plus any excess of actual over estimated cost).
+//!
+//! **Backends.** Memory ([`Limiter::memory`]) counts per instance; Redis
+//! ([`Limiter::with_redis`]) counts across instances with one Lua script per admission and
+//! per settlement. When Redis fails, requests are served by the memory backend (per-instance
+//! limits) — never refused because of Redis — with one warning, a fallback counter and
+//! [`Limiter::redis_status`] saying so, until a probe finds Redis answering again; the
+//! settlements of Redis admissions made meanwhile are then replayed (see `recovery`).
+
+mod admission;
+mod memory;
+mod outcome;
+mod period;
+mod recovery;
+mod redis;
+mod spec;
+mod status;
+mod window;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::runtime::Handle;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use self::redis::RedisOptions;
+pub use admission::{Admission, Backend};
+pub use outcome::{CONCURRENCY_RETRY_AFTER, RateHeaders, Refusal, format_reset};
+pub use spec::{Budget, BudgetPeriod, LimitSpec, Scope, Subject, Who};
+pub use status::RedisStatus;
+
+use self::redis::RedisBackend;
+use admission::Held;
+use memory::MemoryBackend;
+use recovery::{Deferred, timed_out};
+use status::Health;
+
+/// A limiter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    /// The Redis URL is malformed (an unreachable server is not an error: the limiter
+    /// starts degraded and connects when it can).
+    #[error("invalid Redis URL for limits: {0}")]
+    RedisUrl(#[source] ::redis::RedisError),
+}
+
+/// The limits engine. Cheap to clone; clones share their counters.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    memory: MemoryBackend,
+    redis: Option<RedisBackend>,
+    health: Health,
+    /// Redis settlements waiting for Redis to answer again.
+    deferred: Deferred,
+    /// Releases of dropped admissions and the recovery probe.
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Limiter {
+    /// Per-instance limits, in memory.
+    pub fn memory() -> Self {
+        Self::build(None)
+    }
+
+    /// Limits shared through Redis at `url`, under keys starting with `key_prefix`, with
+    /// default [`RedisOptions`].
+    pub async fn with_redis(url: &str, key_prefix: &str) -> Result<Self, LimitsError> {
+        Self::with_redis_options(url, key_prefix, RedisOptions::default()).await
+    }
+
+    /// [`Limiter::with_redis`] with explicit options. Checks the server once: if it does
+    /// not answer, the limiter starts degraded (memory) and keeps probing.
+    pub async fn with_redis_options(
+        url: &str,
+        key_prefix: &str,
+        options: RedisOptions,
+    ) -> Result<Self, LimitsError> {
+        let backend = RedisBackend::new(url, key_prefix, options).map_err(LimitsError::RedisUrl)?;
+        let limiter = Self::build(Some(backend));
+        if let Some(redis) = &limiter.shared.redis {
+            let op_timeout = redis.options.op_timeout;
+            match timeout(op_timeout, redis.probe()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => limiter.shared.redis_failed(&e.to_string()),
+                Err(_) => limiter.shared.redis_failed(&timed_out(op_timeout)),
+            }
+        }
+        Ok(limiter)
+    }
+
+    fn build(redis: Option<RedisBackend>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                memory: MemoryBackend::new(),
+                redis,
+                health: Health::new(),
+                deferred: Deferred::default(),
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Before the call: counts one request, the estimated tokens and a concurrency slot,
+    /// and reserves the estimated cost against each budget — for the key and its user, all
+    /// or nothing (a refused request leaves nothing counted).
+    pub async fn admit(
+        &self,
+        subject: &Subject,
+        estimated_tokens: u64,
+        estimated_cost_micros: i64,
+    ) -> Result<(Admission, RateHeaders), Refusal> {
+        if subject.is_unlimited() {
+            return Ok((self.admission(None), RateHeaders::default()));
+        }
+        if let Some(redis) = &self.shared.redis {
+            if self.shared.health.is_healthy() {
+                let op_timeout = redis.options.op_timeout;
+                let call = redis.admit(subject, estimated_tokens, estimated_cost_micros);
+                match timeout(op_timeout, call).await {
+                    Ok(Ok(outcome)) => {
+                        return outcome
+                            .map(|(held, headers)| (self.admission(Some(held)), headers));
+                    }
+                    Ok(Err(e)) => self.shared.redis_failed(&e.to_string()),
+                    Err(_) => self.shared.redis_failed(&timed_out(op_timeout)),
+                }
+            }
+            self.shared.health.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared
+            .memory
+            .admit(subject, estimated_tokens, estimated_cost_micros)
+            .map(|(held, headers)| (self.admission(Some(held)), headers))
+    }
+
+    /// After the call: settles the budget reservations to `actual_cost_micros` (0 for a
+    /// failed call), adds `actual_tokens − estimated` to the tokens counted, and frees the
+    /// concurrency slots. Never fails and never waits on a Redis known to be down: a
+    /// Redis settlement made while degraded is replayed when Redis answers again (see
+    /// [`Limiter::lost_settlements`] for the ones that cannot be).
+    pub async fn settle(
+        &self,
+        mut admission: Admission,
+        actual_tokens: u64,
+        actual_cost_micros: i64,
+    ) {
+        if let Some(held) = admission.held.take() {
+            admission
+                .shared
+                .settle(held, actual_tokens, actual_cost_micros)
+                .await;
+        }
+    }
+
+    /// Whether limits are shared through Redis right now.
+    pub fn redis_status(&self) -> RedisStatus {
+        match self.shared.redis {
+            None => RedisStatus::Disabled,
+            Some(_) => self.shared.health.status(),
+        }
+    }
+
+    /// Checks served by the memory backend because Redis was degraded or failed (a
+    /// counter for metrics).
+    pub fn redis_fallbacks(&self) -> u64 {
+        self.shared.health.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Settlements of Redis admissions whose budget and token adjustments were lost:
+    /// Redis failed while (or just after) they were sent, or too many were waiting.
+    /// Their concurrency slots are still freed, on recovery or by the lease TTL.
+    pub fn lost_settlements(&self) -> u64 {
+        self.shared.health.lost_settlements.load(Ordering::Relaxed)
+    }
+
+    /// Stops probing Redis and waits for the releases of dropped admissions to finish.
+    pub async fn shutdown(&self) {
+        self.shared.stop.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+
+    fn admission(&self, held: Option<Held>) -> Admission {
+        Admission {
+            held,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Shared {
+    async fn settle(self: &Arc<Self>, held: Held, actual_tokens: u64, actual_cost_micros: i64) {
+        if held.parts.is_empty() {
+            return;
+        }
+        match held.backend {
+            Backend::Memory => self.memory.settle(&held, actual_tokens, actual_cost_micros),
+            Backend::Redis => {
+                self.settle_in_redis(held, actual_tokens, actual_cost_micros)
+                    .await;
+            }
+        }
+    }
+
+    /// An admission was dropped unsettled: free its slots and release its reservations
+    /// (cost 0); its estimated tokens stay counted.
+    fn release_unsettled(self: &Arc<Self>, held: Held) {
+        let tokens = held.estimated_tokens;
+        match held.backend {
+            Backend::Memory => self.memory.settle(&held, tokens, 0),
+            Backend::Redis => match Handle::try_current() {
+                Ok(handle) => {
+                    let me = Arc::clone(self);
+                    self.tasks
+                        .spawn_on(async move { me.settle(held, tokens, 0).await }, &handle);
+                }
+                Err(_) => {
+                    self.health.lost_settlements.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        }
+    }
+}
