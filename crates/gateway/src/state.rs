@@ -41,6 +41,10 @@ pub struct Inner {
 /// gateway runs with no database and no Redis.
 #[derive(Clone)]
 pub struct Services {
+    /// The database, when one is configured (SQLite by default in the binary).
+    pub store: Option<store::Store>,
+    /// Hashes gateway keys and seals credentials; present with the store.
+    pub secrets: Option<store::SecretBox>,
     /// Gateway keys from the store.
     pub keys: Option<Arc<KeyRegistry>>,
     /// Rate limits, concurrency and budgets (in memory, or shared through Redis).
@@ -54,6 +58,8 @@ pub struct Services {
 impl Default for Services {
     fn default() -> Self {
         Self {
+            store: None,
+            secrets: None,
             keys: None,
             limiter: Limiter::memory(),
             usage: None,
