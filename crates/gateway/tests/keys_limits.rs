@@ -242,3 +242,32 @@ async fn a_spent_budget_refuses_with_budget_exceeded() {
     );
     assert_eq!(f.gw.mock.calls(), 1, "the refused call never went upstream");
 }
+
+#[tokio::test]
+async fn revoking_the_last_key_does_not_open_the_gateway() {
+    let f = Fixture::new().await;
+    let key = f.key(Limits::default(), &[]).await;
+    assert_eq!(f.call(&key, "fast").await.status(), 200);
+    let listed = f
+        .store
+        .list_keys(&store::KeyFilter::default(), store::Page::new(10, 0))
+        .await
+        .unwrap();
+    f.store
+        .revoke_key(listed[0].id, store::now_millis())
+        .await
+        .unwrap();
+    f.keys.refresh().await.unwrap();
+    assert_eq!(
+        f.call(&key, "fast").await.status(),
+        401,
+        "the revoked key is refused"
+    );
+    assert_eq!(
+        f.gw.post("/v1/chat/completions", &chat("fast", "hi"))
+            .await
+            .status(),
+        401,
+        "and no key is not enough"
+    );
+}

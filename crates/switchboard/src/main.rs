@@ -1,4 +1,7 @@
-//! The `switchboard` binary: `serve` (the default) and `config check`.
+//! The `switchboard` binary: `serve` (the default), `config check`, `migrate` and `admin`.
+
+mod admin;
+mod persist;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +22,9 @@ struct Cli {
     /// Configuration file (default: ./switchboard.toml when present; none is needed).
     #[arg(long, short, global = true, env = "SWITCHBOARD_CONFIG")]
     config: Option<PathBuf>,
+    /// Where the database and the secret key file live (default ~/.switchboard).
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -36,6 +42,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Apply the database migrations (serve also does this at start).
+    Migrate,
+    /// Users, keys and secrets, straight in the database.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -47,11 +60,18 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    let data_dir = persist::data_dir(cli.data_dir);
     let result = match cli.command.unwrap_or(Command::Serve { listen: None }) {
-        Command::Serve { listen } => serve(cli.config, listen),
+        Command::Serve { listen } => serve(cli.config, listen, &data_dir),
         Command::Config {
             command: ConfigCommand::Check,
         } => check(cli.config),
+        Command::Migrate => block_on(async {
+            persist::open_store(&data_dir).await?;
+            println!("database migrated");
+            Ok(())
+        }),
+        Command::Admin { command } => block_on(admin::run(command, &data_dir)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,24 +137,64 @@ fn describe(config: &Config) {
     }
 }
 
-fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(work)
+}
+
+fn serve(
+    path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     let mut config = load(path)?;
     if let Some(addr) = listen {
         config.server.listen = addr;
     }
-    config.check_exposure().context("refusing to start")?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    block_on(async move {
+        let running = persist::start(data_dir).await?;
+        let services = running.services.clone();
+        let keys = services.keys.clone();
+        config
+            .check_exposure(keys.as_ref().is_some_and(|k| !k.none_created()))
+            .context("refusing to start")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
         describe(&config);
-        let state = AppState::new(config).context("building the HTTP client")?;
+        let state = AppState::with_services(config, services.clone())
+            .context("building the HTTP client")?;
+        // Keys created or revoked elsewhere (the CLI, another instance) show up within seconds.
+        let refresher = keys.map(|keys| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    if let Err(e) = keys.refresh().await {
+                        tracing::warn!(error = %e, "refreshing gateway keys failed");
+                    }
+                }
+            })
+        });
         println!("switchboard listening on http://{addr}");
-        tracing::info!(%addr, "listening");
+        tracing::info!(%addr, data_dir = %data_dir.display(), "listening");
         gateway::serve(listener, state, shutdown_signal()).await?;
-        tracing::info!("stopped");
+        if let Some(r) = refresher {
+            r.abort();
+        }
+        // Requests are done: write the usage they left, then settle what is still open.
+        let stats = running.writer.shutdown().await;
+        services.tasks.close();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), services.tasks.wait()).await;
+        services.limiter.shutdown().await;
+        tracing::info!(
+            written = stats.written,
+            dropped = stats.dropped,
+            failed = stats.failed,
+            "usage records flushed; stopped"
+        );
         Ok(())
     })
 }

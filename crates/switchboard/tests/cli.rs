@@ -268,3 +268,98 @@ fn starts_with_no_config_file_at_all() {
     let served = serve(switchboard(dir.path()));
     assert!(served.url.starts_with("http://127.0.0.1:"));
 }
+
+fn admin(dir: &Path, args: &[&str]) -> Output {
+    switchboard(dir).arg("admin").args(args).output().unwrap()
+}
+
+#[tokio::test]
+async fn keys_created_with_the_cli_are_required_and_honoured_and_revocation_takes_effect() {
+    let mock = MockProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        format!(
+            "[providers.mock]\nbase_url = \"{}\"\nauth = \"none\"\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    let user = admin(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--name",
+            "ada",
+            "--email",
+            "ada@example.com",
+        ],
+    );
+    assert!(user.status.success(), "{}", stderr(&user));
+    let created = admin(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "ci",
+            "--rpm",
+            "2",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("sk-sb-") && key.len() > 30, "{key}");
+    let listed = admin(dir.path(), &["key", "list"]);
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("sk-sb-") && !listing.contains(&key),
+        "the key is never shown again: {listing}"
+    );
+    let key_id = listing.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        dir.path().join(".switchboard/secret.key").exists(),
+        "the key file was generated in the data dir"
+    );
+
+    let served = serve(switchboard(dir.path()));
+    let http = reqwest::Client::new();
+    let call = |key: Option<String>| {
+        let req = http
+            .post(format!("{}/v1/chat/completions", served.url))
+            .json(&json!({ "model": "mock/m", "messages": [{ "role": "user", "content": "hi" }] }));
+        async move {
+            req.bearer_auth(key.unwrap_or_default())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        call(None).await,
+        401,
+        "a key exists: the gateway is no longer open"
+    );
+    assert_eq!(call(Some(key.clone())).await, 200);
+    assert_eq!(call(Some(key.clone())).await, 200);
+    assert_eq!(call(Some(key.clone())).await, 429, "--rpm 2");
+
+    let revoked = admin(dir.path(), &["key", "revoke", &key_id]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if call(Some(key.clone())).await == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revocation reached the running gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -19,6 +19,7 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const BIN_DIR = process.env.SWITCHBOARD_BIN_DIR || path.join(REPO, 'target', 'debug');
 const SDK_DIR = process.env.SWITCHBOARD_SDK_NODE_DIR || path.join(REPO, 'target', 'sdk', 'node');
 const LOG_DIR = process.env.SWITCHBOARD_SDK_LOG_DIR || path.join(REPO, 'target', 'sdk', 'logs');
+const DATA_DIR = mkdtempSync(path.join(os.tmpdir(), 'switchboard-sdk-'));
 
 export const MOCK_MODEL = 'gpt-4o-mini';
 export const QUALIFIED_MODEL = `mock/${MOCK_MODEL}`;
@@ -66,6 +67,8 @@ function childEnv() {
   for (const [k, v] of Object.entries(process.env)) {
     if (!leaksConfig(k)) env[k] = v;
   }
+  // Each run's gateway keeps its database and key file in a fresh directory.
+  env.SWITCHBOARD_DATA_DIR = DATA_DIR;
   env.RUST_BACKTRACE ??= '1';
   env.NO_COLOR ??= '1'; // plain logs in target/sdk/logs
   return env;

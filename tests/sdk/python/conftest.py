@@ -12,6 +12,7 @@ Environment knobs (all optional):
 from __future__ import annotations
 
 import os
+import tempfile
 import re
 import signal
 import socket
@@ -60,8 +61,13 @@ def _leaks_config(name: str) -> bool:
     return name.startswith("SWITCHBOARD_") or name.endswith(("_API_KEY", "_API_BASE", "_BASE_URL"))
 
 
+# Each test session's gateway keeps its database and key file in a fresh directory.
+_DATA_DIR = tempfile.mkdtemp(prefix="switchboard-sdk-")
+
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not _leaks_config(k)}
+    env["SWITCHBOARD_DATA_DIR"] = _DATA_DIR
     env.setdefault("RUST_BACKTRACE", "1")
     env.setdefault("NO_COLOR", "1")  # plain logs in target/sdk/logs
     return env

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
-use store::{KeyHash, Limits, SecretBox, Store, now_millis};
+use store::{KeyFilter, KeyHash, Limits, Page, SecretBox, Store, now_millis};
 
 use crate::limits::{Budget, BudgetPeriod, LimitSpec, Subject};
 use crate::routing::glob_match;
@@ -42,6 +43,9 @@ pub struct KeyRegistry {
     store: Store,
     secrets: SecretBox,
     snapshot: ArcSwap<HashMap<KeyHash, Arc<KeyEntry>>>,
+    /// Whether any key was ever created (revoked and expired ones count): once one has,
+    /// the gateway never falls back to open access.
+    any_created: AtomicBool,
 }
 
 impl KeyRegistry {
@@ -51,6 +55,7 @@ impl KeyRegistry {
             store,
             secrets,
             snapshot: ArcSwap::from_pointee(HashMap::new()),
+            any_created: AtomicBool::new(false),
         };
         registry.refresh().await?;
         Ok(registry)
@@ -58,6 +63,18 @@ impl KeyRegistry {
 
     /// Rebuilds the snapshot from the store and swaps it in; requests in flight keep theirs.
     pub async fn refresh(&self) -> store::Result<()> {
+        let everything = KeyFilter {
+            user_id: None,
+            include_revoked: true,
+        };
+        if !self
+            .store
+            .list_keys(&everything, Page::new(1, 0))
+            .await?
+            .is_empty()
+        {
+            self.any_created.store(true, Ordering::Relaxed);
+        }
         let keys = self.store.list_active_keys(now_millis()).await?;
         let mut users: HashMap<uuid::Uuid, Option<store::User>> = HashMap::new();
         let mut map = HashMap::with_capacity(keys.len());
@@ -100,11 +117,13 @@ impl KeyRegistry {
         self.snapshot.load().get(&hash).cloned()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.snapshot.load().is_empty()
+    /// No key was ever created: the gateway may be open (on loopback).
+    pub fn none_created(&self) -> bool {
+        !self.any_created.load(Ordering::Relaxed) && self.snapshot.load().is_empty()
     }
 
-    pub fn len(&self) -> usize {
+    /// Active keys in the snapshot.
+    pub fn active(&self) -> usize {
         self.snapshot.load().len()
     }
 }

@@ -66,7 +66,7 @@ pub fn authenticate(
     registry: Option<&keys::KeyRegistry>,
     headers: &HeaderMap,
 ) -> Result<Principal, GatewayError> {
-    let stored = registry.filter(|r| !r.is_empty());
+    let stored = registry.filter(|r| !r.none_created());
     if auth.keys.is_empty() && stored.is_none() {
         return Ok(Principal::Open);
     }

@@ -172,16 +172,18 @@ impl Config {
         self.providers.iter().find(|p| p.id == id)
     }
 
-    /// Refuses to serve without keys on an address others can reach, unless opted in.
-    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+    /// Refuses to serve without keys (static, or `stored_keys` in the database) on an address
+    /// others can reach, unless opted in.
+    pub fn check_exposure(&self, stored_keys: bool) -> Result<(), ConfigError> {
         if self.auth.keys.is_empty()
+            && !stored_keys
             && !self.server.listen.ip().is_loopback()
             && !self.auth.allow_open
         {
             return Err(ConfigError::invalid(
                 "auth.keys",
                 format!(
-                    "listening on {} (not loopback) without any gateway key: set auth.keys, or auth.allow_open = true to serve openly",
+                    "listening on {} (not loopback) without any gateway key: create one (switchboard admin key create), set auth.keys, or auth.allow_open = true to serve openly",
                     self.server.listen
                 ),
             ));
