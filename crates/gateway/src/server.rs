@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::routing::get;
 use http::{HeaderName, Request, header};
 use tokio::net::TcpListener;
@@ -86,6 +87,7 @@ pub fn app(state: AppState) -> Router {
 
     Router::new()
         .merge(ingress::openai::routes())
+        .merge(crate::admin::routes(state.clone()))
         .route("/health", get(ingress::health::live))
         .route("/health/ready", get(ingress::health::ready))
         .route("/health/detailed", get(ingress::health::detailed))
@@ -116,6 +118,13 @@ pub async fn serve(
         tracing::info!("shutdown requested: no new connections; finishing requests in flight");
         let _ = stopped_tx.send(());
     };
+    // Small SSE writes must leave at once: without TCP_NODELAY, Nagle's algorithm holds each
+    // one until the client's (delayed) ACK of the previous one — ~40 ms per event.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
