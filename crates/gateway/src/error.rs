@@ -75,6 +75,9 @@ pub enum GatewayError {
         retry_after: std::time::Duration,
         detail: String,
     },
+    /// Too many failed authentications from this address.
+    #[error("too many failed authentication attempts from this address; retry in {}s", .retry_after.as_secs().max(1))]
+    LockedOut { retry_after: std::time::Duration },
     /// The caller's key may not do this (e.g. use this model).
     #[error("{0}")]
     Forbidden(String),
@@ -171,7 +174,9 @@ impl GatewayError {
             }
             Self::AllAttemptsFailed { last, .. } => last.status(),
             Self::Idempotency(c) => c.status(),
-            Self::CoolingDown { .. } | Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::CoolingDown { .. } | Self::Limited(_) | Self::LockedOut { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -216,6 +221,7 @@ impl GatewayError {
             Self::AllAttemptsFailed { last, .. } => last.kind(),
             Self::Idempotency(_) => ErrorKind::InvalidRequest,
             Self::CoolingDown { .. } | Self::Limited(_) => ErrorKind::RateLimited,
+            Self::LockedOut { .. } => ErrorKind::Authentication,
             Self::Forbidden(_) => ErrorKind::Authentication,
             Self::Internal(_) => ErrorKind::Internal,
         }
@@ -244,6 +250,7 @@ impl GatewayError {
             Self::Idempotency(_) => "idempotency_conflict",
             Self::CoolingDown { .. } => "cooling_down",
             Self::Forbidden(_) => "forbidden",
+            Self::LockedOut { .. } => "locked_out",
             Self::Limited(r) => r.label(),
             Self::Internal(_) => "internal",
         }
@@ -253,7 +260,9 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<String> {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.clone(),
-            Self::CoolingDown { retry_after, .. } => Some(retry_after.as_secs().max(1).to_string()),
+            Self::CoolingDown { retry_after, .. } | Self::LockedOut { retry_after } => {
+                Some(retry_after.as_secs().max(1).to_string())
+            }
             Self::Limited(r) => r
                 .retry_after()
                 .map(|d| d.as_secs_f64().ceil().max(1.0).to_string()),
@@ -288,6 +297,7 @@ impl GatewayError {
             Self::Idempotency(c) => c.code(),
             Self::CoolingDown { .. } => "credentials_cooling_down",
             Self::Forbidden(_) => "model_not_allowed",
+            Self::LockedOut { .. } => "auth_locked_out",
             Self::Limited(crate::limits::Refusal::Budget { .. }) => "budget_exceeded",
             Self::Limited(_) => "rate_limit_exceeded",
             Self::Upstream { .. } | Self::Internal(_) => return None,

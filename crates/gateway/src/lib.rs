@@ -3,6 +3,7 @@
 //!
 //! The folders follow the request path; `server` lists the layers and stages in order.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use http::{HeaderName, Request, header};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Principal;
 use crate::auth::keys::KeyRegistry;
+use crate::auth::lockout::Lockout;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::limits::Limiter;
@@ -34,6 +35,7 @@ pub struct Inner {
     /// Upstream model lists, cached with a TTL.
     discovery: Discovery,
     services: Services,
+    lockout: Lockout,
     draining: AtomicBool,
 }
 
@@ -92,6 +94,7 @@ impl AppState {
             config: ArcSwap::from_pointee(config),
             http,
             services,
+            lockout: Lockout::default(),
             draining: AtomicBool::new(false),
         })))
     }
@@ -124,6 +127,31 @@ impl AppState {
 
     pub fn services(&self) -> &Services {
         &self.0.services
+    }
+
+    /// Addresses locked out after repeated authentication failures.
+    pub fn lockout(&self) -> &Lockout {
+        &self.0.lockout
+    }
+
+    /// Who is calling, by the key the request carries. An address that keeps failing is
+    /// locked out for a growing while.
+    pub fn authenticate_from(
+        &self,
+        config: &Config,
+        peer: std::net::IpAddr,
+        headers: &http::HeaderMap,
+    ) -> Result<Principal, GatewayError> {
+        if let Some(wait) = self.0.lockout.check(peer) {
+            return Err(GatewayError::LockedOut { retry_after: wait });
+        }
+        let result = self.authenticate(config, headers);
+        match &result {
+            Err(GatewayError::Unauthorized(_)) => self.0.lockout.failed(peer),
+            Ok(Principal::Key(_) | Principal::StaticKey(_)) => self.0.lockout.succeeded(peer),
+            _ => {}
+        }
+        result
     }
 
     /// Who is calling, by the key the request carries.

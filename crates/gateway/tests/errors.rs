@@ -351,3 +351,46 @@ async fn unknown_routes_and_keys() {
         "the client's key never goes upstream"
     );
 }
+
+#[tokio::test]
+async fn repeated_auth_failures_lock_the_address_out() {
+    let gw = TestGateway::with(|_| "[auth]\nkeys = [\"sk-gw-1\"]\n".into()).await;
+    let send = |key: &'static str| {
+        let (http, url) = (gw.http.clone(), gw.url("/v1/chat/completions"));
+        async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&chat("fast", "hi"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(send("wrong").await.status(), 401);
+    }
+    assert_eq!(
+        send("wrong").await.status(),
+        401,
+        "the sixth failure starts the lockout"
+    );
+    let locked = send("sk-gw-1").await;
+    assert_eq!(
+        locked.status(),
+        429,
+        "even the right key waits out the lockout"
+    );
+    assert!(locked.headers().contains_key("retry-after"));
+    let (_, err) = error_of(locked).await;
+    assert_eq!(err["error"]["code"], "auth_locked_out");
+    let health: Value = gw.get("/health").await.json().await.unwrap();
+    assert_eq!(health["locked_out_addresses"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        send("sk-gw-1").await.status(),
+        200,
+        "after the wait the right key works and clears it"
+    );
+    let health: Value = gw.get("/health").await.json().await.unwrap();
+    assert_eq!(health["locked_out_addresses"], 0);
+}

@@ -32,6 +32,7 @@ pub mod keys;
 pub mod logs;
 pub mod providers;
 pub mod secrets;
+pub mod settings;
 mod types;
 pub mod usage;
 pub mod users;

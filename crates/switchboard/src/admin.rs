@@ -27,6 +27,21 @@ pub enum AdminCommand {
     },
     /// Re-encrypt every stored credential under a new key in the key file.
     RotateSecret,
+    /// Admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print a token for the admin API (`Authorization: Bearer TOKEN`).
+    Create {
+        /// How long it is valid, e.g. 30d.
+        #[arg(long, default_value = "30d")]
+        ttl: humantime::Duration,
+    },
 }
 
 #[derive(Subcommand)]
@@ -244,6 +259,14 @@ pub async fn run(command: AdminCommand, data_dir: &Path) -> anyhow::Result<()> {
                 bail!("no key {id}");
             }
             println!("key {id} revoked");
+        }
+        AdminCommand::Token {
+            command: TokenCommand::Create { ttl },
+        } => {
+            let secrets = persist::secrets(data_dir)?;
+            let token = gateway::admin::mint_admin_token(&secrets, ttl.into())
+                .context("minting the token")?;
+            println!("{token}");
         }
         AdminCommand::RotateSecret => {
             let (_, rotated) = store::rotate_key_file(&store, &KeySources::from_env(data_dir))

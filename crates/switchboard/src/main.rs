@@ -155,6 +155,16 @@ fn serve(
     block_on(async move {
         let running = persist::start(data_dir).await?;
         let services = running.services.clone();
+        if let Some(store) = &services.store
+            && let Some(password) = gateway::admin::ensure_admin_password(store)
+                .await
+                .context("setting up the admin password")?
+        {
+            println!(
+                "admin password (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose your own): {}",
+                password.expose()
+            );
+        }
         let keys = services.keys.clone();
         config
             .check_exposure(keys.as_ref().is_some_and(|k| !k.none_created()))

@@ -349,6 +349,29 @@ async fn keys_created_with_the_cli_are_required_and_honoured_and_revocation_take
     assert_eq!(call(Some(key.clone())).await, 200);
     assert_eq!(call(Some(key.clone())).await, 429, "--rpm 2");
 
+    let token = admin(dir.path(), &["token", "create", "--ttl", "1h"]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let users = http
+        .get(format!("{}/admin/api/v1/users", served.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        users.status(),
+        200,
+        "a CLI-minted token opens the admin API"
+    );
+    let users: Value = users.json().await.unwrap();
+    assert!(users.to_string().contains("ada@example.com"), "{users}");
+    let anonymous = http
+        .get(format!("{}/admin/api/v1/users", served.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
     let revoked = admin(dir.path(), &["key", "revoke", &key_id]);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     let deadline = std::time::Instant::now() + Duration::from_secs(15);

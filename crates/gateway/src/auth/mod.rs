@@ -11,6 +11,7 @@ use crate::config::AuthSettings;
 use crate::error::GatewayError;
 
 pub mod keys;
+pub mod lockout;
 
 /// Who is calling.
 #[derive(Debug, Clone)]

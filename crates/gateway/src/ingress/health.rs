@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub async fn live() -> Response {
-    Json(json!({ "status": "ok" })).into_response()
+pub async fn live(State(state): State<AppState>) -> Response {
+    Json(json!({ "status": "ok", "locked_out_addresses": state.lockout().locked() }))
+        .into_response()
 }
 
 pub async fn ready(State(state): State<AppState>) -> Response {

@@ -59,6 +59,7 @@ pub fn request_id(headers: &HeaderMap) -> Arc<str> {
 pub async fn forward(
     state: &AppState,
     endpoint: Endpoint,
+    peer: std::net::IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     render: &ErrorRendering,
@@ -78,10 +79,12 @@ pub async fn forward(
             );
         }
     };
-    let parsed = match state.authenticate(&config, headers).and_then(|principal| {
-        account::identify(&principal, &mut exchange);
-        parse(principal, endpoint, &body, &mut exchange)
-    }) {
+    let parsed = match state
+        .authenticate_from(&config, peer, headers)
+        .and_then(|principal| {
+            account::identify(&principal, &mut exchange);
+            parse(principal, endpoint, &body, &mut exchange)
+        }) {
         Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
     };

@@ -7,8 +7,10 @@ mod models;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::HeaderMap;
@@ -35,12 +37,14 @@ pub fn routes() -> Router<AppState> {
 
 async fn chat_completions(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     passthrough::forward(
         &state,
         Endpoint::ChatCompletions,
+        peer.ip(),
         &headers,
         body,
         &RENDERING,
@@ -50,16 +54,34 @@ async fn chat_completions(
 
 async fn completions(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    passthrough::forward(&state, Endpoint::Completions, &headers, body, &RENDERING).await
+    passthrough::forward(
+        &state,
+        Endpoint::Completions,
+        peer.ip(),
+        &headers,
+        body,
+        &RENDERING,
+    )
+    .await
 }
 
 async fn embeddings(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    passthrough::forward(&state, Endpoint::Embeddings, &headers, body, &RENDERING).await
+    passthrough::forward(
+        &state,
+        Endpoint::Embeddings,
+        peer.ip(),
+        &headers,
+        body,
+        &RENDERING,
+    )
+    .await
 }

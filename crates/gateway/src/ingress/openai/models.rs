@@ -1,7 +1,9 @@
 //! `GET /v1/models` and `GET /v1/models/{id}` (ids may contain `/`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use serde_json::json;
@@ -11,9 +13,13 @@ use super::error_response;
 use crate::routing::{Resolved, list_models};
 use crate::state::AppState;
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let config = state.config();
-    if let Err(e) = state.authenticate(&config, &headers) {
+    if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
         return error_response(&e);
     }
     let discovered = state.discovered(&config).await;
@@ -22,11 +28,12 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
 
 pub async fn get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
     let config = state.config();
-    if let Err(e) = state.authenticate(&config, &headers) {
+    if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
         return error_response(&e);
     }
     let id = id.trim_start_matches('/');
