@@ -11,8 +11,7 @@ use std::net::SocketAddr;
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use http::HeaderMap;
 
 pub use error::{error_body, error_event, error_response};
@@ -28,60 +27,21 @@ const RENDERING: ErrorRendering = ErrorRendering {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/completions", post(completions))
-        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/chat/completions", relay(Endpoint::ChatCompletions))
+        .route("/v1/completions", relay(Endpoint::Completions))
+        .route("/v1/embeddings", relay(Endpoint::Embeddings))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::get))
 }
 
-async fn chat_completions(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    passthrough::forward(
-        &state,
-        Endpoint::ChatCompletions,
-        peer.ip(),
-        &headers,
-        body,
-        &RENDERING,
+/// The handler of one relayed endpoint: the body goes to the fast path, errors render here.
+fn relay(endpoint: Endpoint) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              headers: HeaderMap,
+              body: Result<Bytes, BytesRejection>| async move {
+            passthrough::forward(&state, endpoint, peer.ip(), &headers, body, &RENDERING).await
+        },
     )
-    .await
-}
-
-async fn completions(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    passthrough::forward(
-        &state,
-        Endpoint::Completions,
-        peer.ip(),
-        &headers,
-        body,
-        &RENDERING,
-    )
-    .await
-}
-
-async fn embeddings(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    passthrough::forward(
-        &state,
-        Endpoint::Embeddings,
-        peer.ip(),
-        &headers,
-        body,
-        &RENDERING,
-    )
-    .await
 }
