@@ -386,3 +386,103 @@ async fn keys_created_with_the_cli_are_required_and_honoured_and_revocation_take
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Deletes every Redis key under `prefix` (the test's own), with the machine's redis-cli.
+fn redis_cleanup(url: &str, prefix: &str) {
+    let keys = Command::new("redis-cli")
+        .args(["-u", url, "--scan", "--pattern", &format!("{prefix}*")])
+        .output();
+    if let Ok(out) = keys {
+        for key in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|k| !k.is_empty())
+        {
+            let _ = Command::new("redis-cli")
+                .args(["-u", url, "del", key])
+                .output();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateway_processes_sharing_redis_allow_exactly_the_configured_rate() {
+    let Ok(redis_url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL") else {
+        eprintln!(
+            "SKIPPED two_gateway_processes_sharing_redis: SWITCHBOARD_TEST_REDIS_URL is not set"
+        );
+        return;
+    };
+    let mock = MockProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        format!(
+            "[providers.mock]\nbase_url = \"{}\"\nauth = \"none\"\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    assert!(
+        admin(dir.path(), &["user", "create", "--name", "ada"])
+            .status
+            .success()
+    );
+    let created = admin(
+        dir.path(),
+        &["key", "create", "--user", "ada", "--rpm", "100"],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+
+    let prefix = format!(
+        "sbtest-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let start = || {
+        let mut cmd = switchboard(dir.path());
+        cmd.env("SWITCHBOARD_REDIS_URL", &redis_url)
+            .env("SWITCHBOARD_REDIS_PREFIX", &prefix);
+        serve(cmd)
+    };
+    // Both processes share the SQLite file (the key) and Redis (the limits).
+    let (one, two) = (start(), start());
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..600 {
+        let url = format!(
+            "{}/v1/chat/completions",
+            if i % 2 == 0 { &one.url } else { &two.url }
+        );
+        let (http, key) = (http.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&json!({ "model": "mock/m", "messages": [{ "role": "user", "content": "hi" }] }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut ok = 0;
+    let mut limited = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    redis_cleanup(&redis_url, &prefix);
+    assert_eq!(
+        ok, 100,
+        "exactly the configured rate across both processes ({limited} refused)"
+    );
+    assert_eq!(limited, 500);
+    assert_eq!(mock.calls(), 100);
+}
