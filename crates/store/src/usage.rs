@@ -227,7 +227,9 @@ impl Store {
                         .push_bind(i64::from(r.attempts))
                         .push_bind(r.cache_hit);
                 });
-                qb.build().execute(&mut *tx).await?;
+                // Batch sizes vary, so each size is a different statement: not worth caching
+                // (a cached one per size and connection would pile up in memory).
+                qb.build().persistent(false).execute(&mut *tx).await?;
             }
             for chunk in rollups.chunks(INSERT_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
@@ -253,7 +255,9 @@ impl Store {
                         .push_bind(s.latency_ms_sum);
                 });
                 qb.push(ROLLUP_UPSERT);
-                qb.build().execute(&mut *tx).await?;
+                // Batch sizes vary, so each size is a different statement: not worth caching
+                // (a cached one per size and connection would pile up in memory).
+                qb.build().persistent(false).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
