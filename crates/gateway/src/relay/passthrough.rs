@@ -243,7 +243,11 @@ async fn attempt_all(
                 render,
             )
             .await;
-            let (err, returned) = match result {
+            let Failed {
+                err,
+                exchange: returned,
+                wait: wait_asked,
+            } = match result {
                 Ok(mut response) => {
                     let h = response.headers_mut();
                     h.insert(
@@ -253,9 +257,9 @@ async fn attempt_all(
                     h.insert("x-switchboard-route", header_value(&plan.label));
                     return response;
                 }
-                Err(failed) => failed,
+                Err(failed) => *failed,
             };
-            exchange = *returned;
+            exchange = returned;
             let class = err.failure_class();
             tracing::debug!(
                 provider = %target.provider.id,
@@ -276,7 +280,6 @@ async fn attempt_all(
                 error: err.to_string(),
             });
             let status = err.status().as_u16();
-            let wait_asked = retry_after_of(&err);
             let moves_on = moves_on(plan.retry_on, class);
             if class == FailureClass::ContextLength {
                 needs_context_above = Some(
@@ -376,22 +379,6 @@ fn credential_outcome(
     }
 }
 
-/// How long the upstream asked us to wait, from its `Retry-After` (seconds).
-fn retry_after_of(err: &GatewayError) -> Option<std::time::Duration> {
-    match err {
-        GatewayError::Upstream {
-            retry_after: Some(ra),
-            ..
-        } => ra
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(std::time::Duration::from_secs_f64),
-        _ => None,
-    }
-}
-
 fn moves_on(retry_on: RetryOn, class: FailureClass) -> bool {
     match class {
         FailureClass::Connect => retry_on.connect,
@@ -403,7 +390,15 @@ fn moves_on(retry_on: RetryOn, class: FailureClass) -> bool {
     }
 }
 
-type AttemptError = (GatewayError, Box<Exchange>);
+/// A failed attempt: the error, the request record handed back, and how long the upstream
+/// asked us to wait (its `Retry-After`), if it did.
+struct Failed {
+    err: GatewayError,
+    exchange: Exchange,
+    wait: Option<std::time::Duration>,
+}
+
+type AttemptError = Box<Failed>;
 
 /// One attempt on one target: send, and peek until the first piece is ready. On failure the
 /// request record comes back for the next attempt.
@@ -438,7 +433,11 @@ async fn attempt(
                 health.record_error(err.to_string());
             }
         }
-        Err((err, Box::new(exchange)))
+        Err(Box::new(Failed {
+            err,
+            exchange,
+            wait: retry_after,
+        }))
     };
     let body = match upstream_body(parsed, target) {
         Ok(b) => b,
