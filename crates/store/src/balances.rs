@@ -234,6 +234,36 @@ impl Store {
         row.ok_or_else(|| StoreError::not_found("user", user_id))
     }
 
+    /// Every user whose balance is billed — one with at least one ledger entry (a deposit,
+    /// withdrawal, credit-limit change, charge or refund) — with their current balance.
+    /// Users never touched by a balance operation are not listed: the gateway does not
+    /// charge or refuse them.
+    pub async fn billed_balances(&self) -> Result<Vec<(Uuid, Balance)>> {
+        let rows: Vec<(Uuid, i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.balance_cash, u.credit_limit FROM users u \
+             WHERE EXISTS (SELECT 1 FROM balance_ledger l WHERE l.user_id = u.id)"
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, cash, credit_limit)| (id, Balance { cash, credit_limit }))
+            .collect())
+    }
+
+    /// The balance of one user if it is billed (see [`Store::billed_balances`]); `None` for
+    /// an unknown user or one never touched by a balance operation.
+    pub async fn billed_balance(&self, user_id: Uuid) -> Result<Option<Balance>> {
+        let row: Option<Balance> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT balance_cash, credit_limit FROM users u WHERE id = $1 \
+             AND EXISTS (SELECT 1 FROM balance_ledger l WHERE l.user_id = u.id)"
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row)
+    }
+
     /// The user's ledger, newest first.
     pub async fn list_ledger(&self, user_id: Uuid, page: Page) -> Result<Vec<LedgerEntry>> {
         let rows: Vec<LedgerRow> = on_pool!(self, pool => sqlx::query_as(

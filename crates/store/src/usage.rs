@@ -28,6 +28,13 @@ use crate::types::{Micros, Millis, Page, to_i64, to_u64};
 const INSERT_CHUNK: usize = 1000;
 const HOUR_MS: i64 = 3_600_000;
 
+/// Whose spending [`Store::spend_since`] sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpendBy {
+    Key,
+    User,
+}
+
 /// What one request used and cost.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageRecord {
@@ -286,6 +293,32 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         rows.into_iter().map(UsageRecord::try_from).collect()
+    }
+
+    /// Cost spent since `since` (a UTC hour boundary, unix ms), summed per key or per user:
+    /// what a budget period has used so far. Read from the hourly rollups, which are written
+    /// in the same transaction as the raw records, so the sum is exact for any period that
+    /// starts on an hour (calendar days, weeks and months do) — as long as retention has not
+    /// deleted the rollups of the period. Keys and users without spending are absent.
+    pub async fn spend_since(&self, by: SpendBy, since: Millis) -> Result<Vec<(Uuid, Micros)>> {
+        let sql = match by {
+            SpendBy::Key => {
+                "SELECT key_id AS id, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS spent \
+                 FROM usage_hourly WHERE hour >= $1 GROUP BY key_id"
+            }
+            SpendBy::User => {
+                "SELECT user_id AS id, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS spent \
+                 FROM usage_hourly WHERE hour >= $1 GROUP BY user_id"
+            }
+        };
+        let rows: Vec<(Uuid, i64)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(since - since.rem_euclid(HOUR_MS))
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, spent)| !id.is_nil() && *spent != 0)
+            .collect())
     }
 
     /// Retention: deletes raw usage records older than `before`. Rollups are kept (see

@@ -4,7 +4,11 @@ use std::collections::HashSet;
 
 use store::{Audit, Balance, LedgerKind, NewUser, Page, Store, StoreError};
 
-backend_tests!(ledger_audit_trail, concurrent_charges_never_overdraw);
+backend_tests!(
+    ledger_audit_trail,
+    concurrent_charges_never_overdraw,
+    billed_users_are_those_with_a_ledger
+);
 
 async fn ledger_audit_trail(store: Store) {
     let user = store
@@ -222,4 +226,66 @@ async fn concurrent_charges_never_overdraw(store: Store) {
         expected += entry.amount;
         assert_eq!(entry.balance_after, expected);
     }
+}
+
+async fn billed_users_are_those_with_a_ledger(store: Store) {
+    let untouched = store
+        .create_user(&NewUser::member("untouched"))
+        .await
+        .unwrap()
+        .id;
+    let payer = store
+        .create_user(&NewUser::member("payer"))
+        .await
+        .unwrap()
+        .id;
+    let on_credit = store
+        .create_user(&NewUser::member("on-credit"))
+        .await
+        .unwrap()
+        .id;
+    assert!(store.billed_balances().await.unwrap().is_empty());
+    assert_eq!(store.billed_balance(payer).await.unwrap(), None);
+
+    store
+        .deposit(payer, 700, &Audit::by("admin"))
+        .await
+        .unwrap();
+    store
+        .set_credit_limit(on_credit, 300, &Audit::by("admin"))
+        .await
+        .unwrap();
+    store
+        .settle(on_credit, 100, &Audit::by("gateway"))
+        .await
+        .unwrap();
+    let mut billed = store.billed_balances().await.unwrap();
+    billed.sort_by_key(|(id, _)| *id);
+    let mut want = vec![
+        (
+            payer,
+            Balance {
+                cash: 700,
+                credit_limit: 0,
+            },
+        ),
+        (
+            on_credit,
+            Balance {
+                cash: -100,
+                credit_limit: 300,
+            },
+        ),
+    ];
+    want.sort_by_key(|(id, _)| *id);
+    assert_eq!(billed, want);
+    assert_eq!(
+        store
+            .billed_balance(on_credit)
+            .await
+            .unwrap()
+            .map(|b| b.available()),
+        Some(200)
+    );
+    assert_eq!(store.billed_balance(untouched).await.unwrap(), None);
 }

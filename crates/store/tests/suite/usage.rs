@@ -11,7 +11,8 @@ use uuid::Uuid;
 backend_tests!(
     usage_batches_roll_up_exactly,
     usage_time_series,
-    retention_and_request_logs
+    retention_and_request_logs,
+    spend_since_sums_cost_per_key_and_user
 );
 
 const HOUR: i64 = 3_600_000;
@@ -330,5 +331,56 @@ async fn retention_and_request_logs(store: Store) {
             .unwrap()
             .len(),
         3
+    );
+}
+
+async fn spend_since_sums_cost_per_key_and_user(store: Store) {
+    use store::usage::SpendBy;
+    let keys = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    let users = [Uuid::now_v7(), Uuid::now_v7()];
+    // Two days of records, every 37 minutes.
+    let records: Vec<UsageRecord> = (0..78)
+        .map(|i| {
+            record(
+                i,
+                T0 + i64::try_from(i).unwrap() * 37 * 60_000,
+                &keys,
+                &users,
+            )
+        })
+        .collect();
+    store.insert_usage_batch(&records).await.unwrap();
+    for since in [0, T0 + DAY, T0 + DAY + 5 * HOUR + 17] {
+        let hour = since - since.rem_euclid(HOUR);
+        let want = |id: &dyn Fn(&UsageRecord) -> Option<Uuid>| {
+            let mut m: BTreeMap<Uuid, i64> = BTreeMap::new();
+            for r in records.iter().filter(|r| r.created_at >= hour) {
+                if let Some(id) = id(r) {
+                    *m.entry(id).or_default() += r.cost_micros;
+                }
+            }
+            m
+        };
+        let by_key: BTreeMap<Uuid, i64> = store
+            .spend_since(SpendBy::Key, since)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(by_key, want(&|r| r.key_id), "keys since {since}");
+        let by_user: BTreeMap<Uuid, i64> = store
+            .spend_since(SpendBy::User, since)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(by_user, want(&|r| r.user_id), "users since {since}");
+    }
+    assert!(
+        store
+            .spend_since(SpendBy::Key, T0 + 3 * DAY)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
