@@ -1,6 +1,11 @@
 //! Shared server state: the configuration snapshot (swapped atomically), the one upstream HTTP
 //! client pool, the services around the request path (keys, limits, usage), and the draining
 //! flag read by readiness.
+//!
+//! The snapshot is the configuration file's (the base, kept as given) merged with the
+//! routing entries stored at run time ([`crate::config::overlay`]).
+//! [`AppState::reload_routing`] re-reads those entries and swaps the merged snapshot; the
+//! request path only ever reads the snapshot.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +17,8 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Principal;
 use crate::auth::keys::KeyRegistry;
 use crate::auth::lockout::Lockout;
-use crate::config::Config;
+use crate::config::overlay::{self, Skipped, StoredRouting};
+use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
 use crate::limits::Limiter;
 use crate::providers::discovery::{self, Discovery};
@@ -24,8 +30,24 @@ use crate::usage::UsageHandle;
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// Why the routing configuration could not be rebuilt (the previous one stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("reading stored routing entries: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("merging stored routing entries: {0}")]
+    Config(#[from] ConfigError),
+}
+
 pub struct Inner {
     config: ArcSwap<Config>,
+    /// The configuration as given (file + environment): read-only for the admin API, and
+    /// what stored entries are merged into.
+    base: Arc<Config>,
+    /// Serialises rebuilds; holds the fingerprint of the stored entries last merged.
+    routing: tokio::sync::Mutex<Option<String>>,
+    /// Stored entries the last rebuild left out, and why.
+    skipped: ArcSwap<Vec<Skipped>>,
     /// One pool for every upstream: keep-alive per host, HTTP/2 where TLS offers it.
     pub http: reqwest::Client,
     /// Breakers, latency and quota per target; outlives configuration reloads.
@@ -76,6 +98,7 @@ impl AppState {
     }
 
     pub fn with_services(config: Config, services: Services) -> Result<Self, reqwest::Error> {
+        let config = Arc::new(config);
         let http = reqwest::Client::builder()
             .connect_timeout(config.http.connect_timeout)
             .pool_idle_timeout(config.http.pool_idle_timeout)
@@ -91,7 +114,10 @@ impl AppState {
                 config.discovery_ttl.unwrap_or(discovery::DEFAULT_TTL),
                 discovery::DEFAULT_FETCH_TIMEOUT,
             ),
-            config: ArcSwap::from_pointee(config),
+            base: Arc::clone(&config),
+            config: ArcSwap::new(config),
+            routing: tokio::sync::Mutex::new(None),
+            skipped: ArcSwap::default(),
             http,
             services,
             lockout: Lockout::default(),
@@ -102,6 +128,45 @@ impl AppState {
     /// The current configuration snapshot; a request keeps the one it started with.
     pub fn config(&self) -> Arc<Config> {
         self.0.config.load_full()
+    }
+
+    /// The configuration as given, without stored entries: what is read-only at run time.
+    pub fn base_config(&self) -> &Arc<Config> {
+        &self.0.base
+    }
+
+    /// Stored routing entries the last rebuild left out, and why.
+    pub fn skipped_routing(&self) -> Arc<Vec<Skipped>> {
+        self.0.skipped.load_full()
+    }
+
+    /// Re-reads the stored providers, credentials, models, combos and prices and swaps in
+    /// the configuration merged from them, unless they are unchanged since the last time.
+    /// Returns whether the snapshot was replaced. Without a store there is nothing to merge.
+    pub async fn reload_routing(&self) -> Result<bool, ReloadError> {
+        let services = &self.0.services;
+        let (Some(store), Some(secrets)) = (&services.store, &services.secrets) else {
+            return Ok(false);
+        };
+        let mut last = self.0.routing.lock().await;
+        let stored = StoredRouting::load(store, secrets).await?;
+        let fingerprint = stored.fingerprint();
+        if last.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(false);
+        }
+        let current = self.config();
+        let merged = overlay::merge_stored(&self.0.base, &stored, Some(&current))?;
+        tracing::info!(
+            providers = merged.config.providers.len(),
+            models = merged.config.models.len(),
+            combos = merged.config.combos.len(),
+            skipped = merged.skipped.len(),
+            "routing configuration rebuilt"
+        );
+        self.0.config.store(Arc::new(merged.config));
+        self.0.skipped.store(Arc::new(merged.skipped));
+        *last = Some(fingerprint);
+        Ok(true)
     }
 
     pub fn http(&self) -> &reqwest::Client {

@@ -78,6 +78,7 @@ impl From<&Provider> for ProviderDto {
             source: match p.origin {
                 Origin::Config => ProviderSource::Config,
                 Origin::DetectedFromEnv(_) => ProviderSource::Environment,
+                Origin::Store => ProviderSource::Store,
             },
             read_only: true,
             config: json!({

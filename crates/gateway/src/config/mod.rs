@@ -5,6 +5,7 @@
 //! `SWITCHBOARD_SERVER__MAX_BODY_SIZE=8MiB` or `SWITCHBOARD_PROVIDERS__GROQ__BASE_URL=…`.
 
 mod combos;
+pub mod overlay;
 mod raw;
 pub mod units;
 mod validate;
@@ -24,6 +25,7 @@ use crate::routing::health::BreakerConfig;
 use crate::routing::{Combo, RetryPolicy, Wildcard};
 use crate::secret::Secret;
 
+pub use overlay::{Skipped, StoredRouting};
 pub use raw::RawConfig;
 
 /// The prefix of every environment override.
@@ -53,6 +55,11 @@ pub struct Config {
     pub default_context_window: u64,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
+    /// What the file's part was validated from, to merge stored entries in ([`overlay`]).
+    pub(crate) layer: Arc<overlay::FileLayer>,
+    /// What each provider was built from beyond the file (stored config, credentials,
+    /// prices): a provider whose inputs did not change is reused across rebuilds.
+    pub(crate) provider_inputs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +160,7 @@ impl Config {
                 .split("__"),
         );
         let raw: RawConfig = figment.extract().map_err(ConfigError::from_figment)?;
-        validate::validate(raw, &|k| std::env::var(k).ok(), file)
+        validate::validate(raw, &|k| std::env::var(k).ok(), file, true)
     }
 
     /// Parses a TOML document with an explicit environment (no process env): for tests and
@@ -165,7 +172,7 @@ impl Config {
         let raw: RawConfig = Figment::from(Toml::string(toml_text))
             .extract()
             .map_err(ConfigError::from_figment)?;
-        validate::validate(raw, env, None)
+        validate::validate(raw, env, None, false)
     }
 
     pub fn provider(&self, id: &str) -> Option<&Arc<Provider>> {

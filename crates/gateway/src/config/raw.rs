@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::units::ByteSize;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub server: RawServer,
@@ -21,7 +21,7 @@ pub struct RawConfig {
     pub idempotency: RawIdempotency,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIdempotency {
     /// How long after a response completes a repeated request still gets it (default 5s).
@@ -34,7 +34,7 @@ pub struct RawIdempotency {
     pub max_total_size: Option<ByteSize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawServer {
     pub listen: Option<String>,
@@ -43,7 +43,7 @@ pub struct RawServer {
     pub shutdown_grace: Option<Duration>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawHttp {
     #[serde(with = "humantime_serde")]
@@ -53,7 +53,7 @@ pub struct RawHttp {
     pub pool_max_idle_per_host: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuth {
     /// Static gateway keys (literal or `env:NAME`). Empty: open on loopback.
@@ -62,7 +62,7 @@ pub struct RawAuth {
     pub allow_open: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawProvider {
     pub name: Option<String>,
@@ -96,7 +96,7 @@ pub struct RawOAuth2 {
     pub scope: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawTimeouts {
     #[serde(with = "humantime_serde")]
@@ -119,7 +119,7 @@ pub struct RawModel {
     pub capabilities: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawVirtualModel {
     /// `provider/model`.
@@ -130,7 +130,7 @@ pub struct RawVirtualModel {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawCombo {
     /// `fallback` (default), `round_robin`, `weighted`, `random`, `least_busy`, `latency`,
@@ -150,14 +150,14 @@ pub struct RawCombo {
 
 /// A combo target: `"provider/model"` or a model/combo name, or a table with a weight and
 /// parameter overrides.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawComboTarget {
     Name(String),
     Detailed(RawComboTargetTable),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawComboTargetTable {
     pub target: String,
@@ -165,7 +165,7 @@ pub struct RawComboTargetTable {
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawRouting {
     /// Checked in order after exact names and `provider/model`.
@@ -184,7 +184,7 @@ pub struct RawRouting {
     pub default_context_window: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawRetry {
     /// Attempts on one target before moving on (default 1: no retry).
@@ -195,7 +195,7 @@ pub struct RawRetry {
     pub cap: Option<Duration>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawWildcard {
     /// A glob with `*`, e.g. `claude-*`.

@@ -1,7 +1,8 @@
 //! Raw configuration → runtime [`Config`]: merges the catalog, reads credentials, resolves
 //! virtual models. Every error names the exact field.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use http::{HeaderName, HeaderValue};
 use wire::WireFormat;
 
 use super::combos::{Names, validate_combos, validate_wildcards};
+use super::overlay::FileLayer;
 use super::raw::{RawConfig, RawModel, RawProvider};
 use super::{
     AuthSettings, Config, ConfigError, DEFAULT_LISTEN, HttpSettings, ServerSettings, VirtualModel,
@@ -28,10 +30,53 @@ type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 const DEFAULT_MAX_BODY: usize = 32 << 20;
 
+/// What the store adds to the file's configuration (see [`super::overlay`]).
+#[derive(Default)]
+pub(super) struct Extras {
+    /// Ids in `raw.providers` that come from the store: built after the file's and the
+    /// environment's, so a clash is blamed on them.
+    pub stored: BTreeSet<String>,
+    /// Stored API keys by provider id, with their labels; added to the provider's pool.
+    pub credentials: BTreeMap<String, Vec<(String, Secret)>>,
+    /// Price overrides by provider id, then upstream model.
+    pub prices: BTreeMap<String, BTreeMap<String, Prices>>,
+}
+
+/// Validates the file's configuration alone and keeps what it was made from (the raw
+/// tables and every environment variable read), so stored entries can be merged in later
+/// without reading the file again. `process_env`: variables not read now are looked up in
+/// the process environment then (else they count as unset).
 pub(super) fn validate(
     raw: RawConfig,
     env: EnvFn<'_>,
     source: Option<PathBuf>,
+    process_env: bool,
+) -> Result<Config, ConfigError> {
+    let seen = RefCell::new(BTreeMap::new());
+    let recording = |name: &str| {
+        let value = env(name);
+        seen.borrow_mut()
+            .insert(name.to_owned(), value.clone().map(Secret::new));
+        value
+    };
+    let layer_raw = raw.clone();
+    let mut config = validate_with(raw, &recording, source.clone(), &Extras::default())?;
+    config.layer = Arc::new(FileLayer {
+        raw: layer_raw,
+        env: seen.into_inner(),
+        process_env,
+        source,
+    });
+    Ok(config)
+}
+
+/// Raw configuration (the file's, possibly with stored entries added) → runtime [`Config`].
+/// The result's `layer` is empty: the caller sets it.
+pub(super) fn validate_with(
+    raw: RawConfig,
+    env: EnvFn<'_>,
+    source: Option<PathBuf>,
+    extras: &Extras,
 ) -> Result<Config, ConfigError> {
     let catalog = Catalog::builtin().map_err(|e| ConfigError::invalid("catalog", e))?;
 
@@ -72,21 +117,36 @@ pub(super) fn validate(
     };
     let mut providers = Vec::new();
     let mut prefixes = BTreeMap::new();
-    for (id, rp) in &raw.providers {
-        check_id(id, &format!("providers.{id}"))?;
-        let entry = catalog.get(id);
-        if rp.enabled == Some(false) {
-            continue;
+    let declared = |stored: bool| {
+        raw.providers
+            .iter()
+            .filter(move |(id, _)| extras.stored.contains(*id) == stored)
+    };
+    let add_declared = |stored: bool,
+                        providers: &mut Vec<Arc<Provider>>,
+                        prefixes: &mut BTreeMap<String, String>|
+     -> Result<(), ConfigError> {
+        for (id, rp) in declared(stored) {
+            check_id(id, &format!("providers.{id}"))?;
+            let entry = catalog.get(id);
+            if rp.enabled == Some(false) {
+                continue;
+            }
+            let mut provider = build_provider(id, rp, entry, env, &policy, extras)?;
+            if stored {
+                provider.origin = Origin::Store;
+            }
+            add_prefixes(
+                prefixes,
+                id,
+                rp.aliases.as_ref().or(entry.map(|e| &e.aliases)),
+                &format!("providers.{id}.aliases"),
+            )?;
+            providers.push(Arc::new(provider));
         }
-        let provider = build_provider(id, rp, entry, env, &policy)?;
-        add_prefixes(
-            &mut prefixes,
-            id,
-            rp.aliases.as_ref().or(entry.map(|e| &e.aliases)),
-            &format!("providers.{id}.aliases"),
-        )?;
-        providers.push(Arc::new(provider));
-    }
+        Ok(())
+    };
+    add_declared(false, &mut providers, &mut prefixes)?;
     for entry in &catalog.providers {
         if raw.providers.contains_key(&entry.id) || entry.local {
             continue;
@@ -104,6 +164,7 @@ pub(super) fn validate(
             Some(entry),
             env,
             &policy,
+            extras,
         )?;
         p.origin = Origin::DetectedFromEnv(var.clone());
         add_prefixes(
@@ -114,6 +175,7 @@ pub(super) fn validate(
         )?;
         providers.push(Arc::new(p));
     }
+    add_declared(true, &mut providers, &mut prefixes)?;
 
     let mut models = BTreeMap::new();
     for (name, vm) in &raw.models {
@@ -215,6 +277,8 @@ pub(super) fn validate(
             }
         },
         source,
+        layer: Arc::default(),
+        provider_inputs: BTreeMap::new(),
     })
 }
 
@@ -276,6 +340,7 @@ fn build_provider(
     entry: Option<&CatalogProvider>,
     env: EnvFn<'_>,
     policy: &PoolPolicy,
+    extras: &Extras,
 ) -> Result<Provider, ConfigError> {
     let field = |f: &str| format!("providers.{id}.{f}");
 
@@ -357,6 +422,12 @@ fn build_provider(
             }),
         ));
     }
+    for (label, secret) in extras.credentials.get(id).into_iter().flatten() {
+        entries.push((
+            format!("stored:{label}"),
+            CredentialKind::ApiKey(secret.clone()),
+        ));
+    }
     if auth.needs_key() && entries.is_empty() && !entry.is_some_and(|e| e.local) {
         let hint = entry
             .and_then(|e| e.key_env.first())
@@ -430,6 +501,9 @@ fn build_provider(
             ConfigError::invalid(format!("{}.\"{mid}\".{f}", field("models")), msg)
         })?;
         models.insert(mid.clone(), info);
+    }
+    for (mid, prices) in extras.prices.get(id).into_iter().flatten() {
+        models.entry(mid.clone()).or_default().prices = *prices;
     }
 
     Ok(Provider::new(

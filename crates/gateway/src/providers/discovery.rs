@@ -185,29 +185,71 @@ async fn fetch(
     http: &reqwest::Client,
     provider: &Provider,
 ) -> Result<Vec<DiscoveredModel>, String> {
+    list(http, provider).await.1
+}
+
+/// One `GET /models` (in the provider's wire format) with a credential from its pool; the
+/// HTTP status when an answer came back.
+async fn list(
+    http: &reqwest::Client,
+    provider: &Provider,
+) -> (Option<u16>, Result<Vec<DiscoveredModel>, String>) {
     match provider.wire_format {
         WireFormat::OpenAi => {
             let lease = match provider.credentials.acquire(http, &[]).await {
                 Ok(lease) => Some(lease),
                 Err(PoolError::Empty) => None,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return (None, Err(e.to_string())),
             };
             let request = get_request(http, provider, "/models", lease.as_ref().map(|l| &l.token));
-            let body = read_body(request).await;
+            let (status, body) = read_body(request).await;
             if let Some(lease) = &lease {
                 // A model list says little about a credential's health either way.
                 provider
                     .credentials
                     .report(lease, CredentialOutcome::Neutral);
             }
-            parse_openai_models(&body?)
+            (status, body.and_then(|b| parse_openai_models(&b)))
         }
     }
 }
 
+/// What one uncached model-list request found: for "test connection" and "discover".
+#[derive(Debug)]
+pub struct Probe {
+    /// The upstream's HTTP status, when it answered at all.
+    pub status: Option<u16>,
+    /// From sending the request to the end of the body (or the failure).
+    pub latency: Duration,
+    /// The models listed, or a short reason (never a credential).
+    pub models: Result<Vec<DiscoveredModel>, String>,
+}
+
+/// Asks the provider for its model list now, bypassing the cache: one cheap authenticated
+/// request, given up after `limit`.
+pub async fn probe(http: &reqwest::Client, provider: &Provider, limit: Duration) -> Probe {
+    let started = Instant::now();
+    let (status, models) = match timeout(limit, list(http, provider)).await {
+        Ok(answer) => answer,
+        Err(_) => (
+            None,
+            Err(format!("no answer within {}s", limit.as_secs_f32())),
+        ),
+    };
+    Probe {
+        status,
+        latency: started.elapsed(),
+        models,
+    }
+}
+
 /// Sends the request and reads a successful body; anything else becomes a short reason.
-async fn read_body(request: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
-    let response = request.send().await.map_err(|e| root_cause(&e))?;
+/// The status is there whenever response headers arrived.
+async fn read_body(request: reqwest::RequestBuilder) -> (Option<u16>, Result<Vec<u8>, String>) {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return (None, Err(root_cause(&e))),
+    };
     let status = response.status();
     let cap = if status.is_success() {
         MAX_LIST_BODY
@@ -217,17 +259,23 @@ async fn read_body(request: reqwest::RequestBuilder) -> Result<Vec<u8>, String> 
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| root_cause(&e))?;
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => return (Some(status.as_u16()), Err(root_cause(&e))),
+        };
         if body.len() + chunk.len() > cap {
             if status.is_success() {
-                return Err(format!("model list larger than {} MiB", cap >> 20));
+                return (
+                    Some(status.as_u16()),
+                    Err(format!("model list larger than {} MiB", cap >> 20)),
+                );
             }
             body.extend_from_slice(&chunk[..cap - body.len()]);
             break;
         }
         body.extend_from_slice(&chunk);
     }
-    if status.is_success() {
+    let result = if status.is_success() {
         Ok(body)
     } else {
         Err(format!(
@@ -235,7 +283,8 @@ async fn read_body(request: reqwest::RequestBuilder) -> Result<Vec<u8>, String> 
             status.as_u16(),
             error_message(&body)
         ))
-    }
+    };
+    (Some(status.as_u16()), result)
 }
 
 /// The upstream's `error.message` (or `error` string, or `message`), else the body's start.

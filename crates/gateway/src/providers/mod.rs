@@ -122,6 +122,8 @@ pub enum Origin {
     DetectedFromEnv(String),
     /// Declared (or adjusted) in the configuration file.
     Config,
+    /// Created at run time through the admin API or CLI (kept in the database).
+    Store,
 }
 
 /// One upstream, fully resolved: credentials read, headers parsed, models merged.
