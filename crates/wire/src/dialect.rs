@@ -12,6 +12,8 @@ pub enum Dialect {
     /// OpenAI Chat Completions / Completions / Embeddings / Models.
     #[serde(rename = "openai")]
     OpenAi,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
 }
 
 impl Dialect {
@@ -19,6 +21,7 @@ impl Dialect {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::OpenAi => "openai",
+            Self::Anthropic => "anthropic",
         }
     }
 }
@@ -61,6 +64,7 @@ mod tests {
     fn names_are_stable() -> Result<(), serde_json::Error> {
         assert_eq!(Dialect::OpenAi.as_str(), "openai");
         assert_eq!(WireFormat::OpenAi.to_string(), "openai");
+        assert_eq!(serde_json::to_string(&Dialect::Anthropic)?, "\"anthropic\"");
         assert_eq!(serde_json::to_string(&Dialect::OpenAi)?, "\"openai\"");
         assert_eq!(
             serde_json::from_str::<WireFormat>("\"openai\"")?,

@@ -1,6 +1,9 @@
 //! Pure data for Switchboard: dialect wire types, the SSE codec, raw JSON objects and
 //! normalized usage. No I/O, no async — everything here is a function over bytes or typed values.
 //!
+//! - [`anthropic`] — typed Anthropic Messages bodies and stream events.
+//! - [`canonical`] — the canonical request, response and stream events every dialect
+//!   decodes into and encodes from.
 //! - [`sse`] — incremental Server-Sent Events decoder and encoder (the streaming hot path).
 //! - [`json`] — [`json::RawObject`], a top-level JSON object whose values stay raw bytes, for
 //!   the same-dialect fast path that only rewrites a field or two.
@@ -8,6 +11,8 @@
 //! - [`usage`] — [`Usage`], token counts normalized across providers.
 //! - [`Dialect`] / [`WireFormat`] — what a client speaks and what a provider speaks.
 
+pub mod anthropic;
+pub mod canonical;
 pub mod json;
 pub mod openai;
 pub mod sse;

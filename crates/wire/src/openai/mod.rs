@@ -1,5 +1,6 @@
 //! Typed OpenAI API bodies: chat completions (request, response, stream chunk),
-//! legacy completions, embeddings, models and the error body.
+//! legacy completions, embeddings, models and the error body; [`codec`] translates chat
+//! completions to and from the canonical model.
 //!
 //! Every struct keeps the fields it does not know in `extra`, so a body decoded and
 //! re-encoded keeps vendor extensions (top level and nested). Optional fields are omitted
@@ -9,6 +10,7 @@
 //! types in an `Other(Value)` variant.
 
 pub mod chat;
+pub mod codec;
 pub mod completions;
 pub mod embeddings;
 pub mod error;
@@ -17,7 +19,7 @@ pub mod stream;
 pub mod usage;
 
 mod common;
-mod tagged;
+pub(crate) mod tagged;
 
 pub use chat::*;
 pub use common::{FinishReason, Role, Stop, StreamOptions, TextOrTokens};
