@@ -81,9 +81,30 @@ where
             provider: ctx.provider.clone(),
             phase,
         }),
-        Ok(None) => Ok(None),
-        Ok(Some(Ok(piece))) => Ok(Some(piece)),
-        Ok(Some(Err(e))) => Err(match upstream::transport_error(&ctx.provider, &e) {
+        Ok(piece) => piece_result(piece, ctx),
+    }
+}
+
+/// The next piece of the upstream body if it has already arrived, without waiting: lets a
+/// relay send everything that is there in one write instead of one write per piece.
+fn ready_piece<S>(body: &mut S, ctx: &RelayCtx) -> Option<Result<Option<Bytes>, GatewayError>>
+where
+    S: futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+{
+    use futures_util::{FutureExt, StreamExt};
+    body.next()
+        .now_or_never()
+        .map(|piece| piece_result(piece, ctx))
+}
+
+fn piece_result(
+    piece: Option<reqwest::Result<Bytes>>,
+    ctx: &RelayCtx,
+) -> Result<Option<Bytes>, GatewayError> {
+    match piece {
+        None => Ok(None),
+        Some(Ok(piece)) => Ok(Some(piece)),
+        Some(Err(e)) => Err(match upstream::transport_error(&ctx.provider, &e) {
             GatewayError::UpstreamUnreachable { provider, detail } => {
                 GatewayError::UpstreamUnreachable {
                     provider,

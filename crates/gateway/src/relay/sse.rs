@@ -1,15 +1,18 @@
 //! The server-sent-event relay of the fast path: each upstream piece is split into events,
 //! each event's JSON gets the client's model name (and its usage read on the side), and the
-//! events of one piece go out together, as they arrived.
+//! events of every piece that has already arrived go out together in one write.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use wire::sse::{SseDecoder, SseEvent};
 
 use super::json::TopLevelRewriter;
-use super::{RelayCtx, RelayError, next_piece, parse_usage};
+use super::{RelayCtx, RelayError, next_piece, parse_usage, ready_piece};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
+
+/// Output gathered from pieces that had already arrived is sent once it reaches this size.
+const COALESCE_MAX: usize = 64 << 10;
 
 /// Relays an upstream event stream. Until the first piece has been produced an upstream
 /// failure comes out as [`RelayError::BeforeStart`] (so the caller can still try another
@@ -26,23 +29,36 @@ pub fn sse_events(
         let mut started = false;
         loop {
             let mut out = BytesMut::new();
-            let failure = match next_piece(&mut body, &ctx).await {
-                Ok(Some(piece)) => {
-                    decoder.push(&piece);
-                    drain(&mut decoder, false, &mut rewriter, &mut ctx, &mut out).err()
-                }
-                Ok(None) => match drain(&mut decoder, true, &mut rewriter, &mut ctx, &mut out) {
-                    Ok(()) => {
-                        if !out.is_empty() {
-                            ctx.exchange.mark_first_byte();
-                            yield Ok(out.freeze());
+            let mut next = next_piece(&mut body, &ctx).await;
+            let failure = loop {
+                match next {
+                    Ok(Some(piece)) => {
+                        decoder.push(&piece);
+                        if let Err(e) = drain(&mut decoder, false, &mut rewriter, &mut ctx, &mut out) {
+                            break Some(e);
                         }
-                        ctx.exchange.finish(Outcome::Completed);
-                        break;
                     }
-                    Err(e) => Some(e),
-                },
-                Err(e) => Some(e),
+                    Ok(None) => match drain(&mut decoder, true, &mut rewriter, &mut ctx, &mut out) {
+                        Ok(()) => {
+                            if !out.is_empty() {
+                                ctx.exchange.mark_first_byte();
+                                yield Ok(out.freeze());
+                            }
+                            ctx.exchange.finish(Outcome::Completed);
+                            return;
+                        }
+                        Err(e) => break Some(e),
+                    },
+                    Err(e) => break Some(e),
+                }
+                // Whatever else has arrived already goes out in the same write.
+                if out.len() >= COALESCE_MAX {
+                    break None;
+                }
+                match ready_piece(&mut body, &ctx) {
+                    Some(piece) => next = piece,
+                    None => break None,
+                }
             };
             if !out.is_empty() {
                 started = true;
