@@ -2,9 +2,11 @@
 //! configuration file are listed too, marked `read_only`, and cannot be replaced here.
 //!
 //! A definition has the shape of a `[models.NAME]` or `[combos.NAME]` table of the config
-//! file and is checked by the same parser; references (targets) are resolved when the
-//! gateway loads them, not here. Prices are micro-dollars per million tokens and override
-//! the built-in catalog's.
+//! file and is checked by the same parser here; references (targets) are resolved when the
+//! change is applied to routing, right after it is saved. An entry that cannot be resolved
+//! (an unknown target, a combo cycle) is kept but left out of routing, and listed with
+//! `active: false` and the reason. Prices are micro-dollars per million tokens and override
+//! the catalog's (and the config file's) for usage cost and `GET /v1/models`.
 
 use axum::Json;
 use axum::extract::State;
@@ -19,6 +21,7 @@ use utoipa_axum::routes;
 use super::common::Deleted;
 use super::error::{AdminError, ErrorBody};
 use super::extract::{self, Body, Path};
+use super::providers::apply_routing;
 use crate::config::{Config, RawConfig};
 use crate::state::AppState;
 
@@ -54,6 +57,10 @@ pub struct ModelDto {
     pub kind: ModelKind,
     /// True for names declared in the configuration file.
     pub read_only: bool,
+    /// Whether requests can use it now; a stored entry left out of routing has `error`.
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     #[schema(value_type = Object)]
     pub definition: Value,
     pub created_at: Option<i64>,
@@ -69,6 +76,8 @@ impl From<VirtualModel> for ModelDto {
                 VirtualKind::Combo => ModelKind::Combo,
             },
             read_only: false,
+            active: true,
+            error: None,
             definition: m.definition,
             created_at: Some(m.created_at),
             updated_at: Some(m.updated_at),
@@ -102,8 +111,10 @@ pub struct PriceDto {
     pub model: String,
     pub input_per_mtok_micros: i64,
     pub output_per_mtok_micros: i64,
+    /// 0 (the default): no cache-read price, cache reads cost the input price.
     #[serde(default)]
     pub cache_read_per_mtok_micros: i64,
+    /// 0 (the default): no cache-write price, cache writes cost the input price.
     #[serde(default)]
     pub cache_write_per_mtok_micros: i64,
     /// Set by the server.
@@ -136,6 +147,8 @@ fn declared(config: &Config) -> Vec<ModelDto> {
         name: m.name.clone(),
         kind: ModelKind::Model,
         read_only: true,
+        active: true,
+        error: None,
         definition: json!({
             "target": format!("{}/{}", m.provider, m.model),
             "params": m.params,
@@ -149,6 +162,8 @@ fn declared(config: &Config) -> Vec<ModelDto> {
         name: c.name.clone(),
         kind: ModelKind::Combo,
         read_only: true,
+        active: true,
+        error: None,
         definition: json!({
             "strategy": c.strategy.as_str(),
             "targets": c.targets.iter().map(|t| format!("{}/{}", t.provider, t.model)).collect::<Vec<_>>(),
@@ -163,6 +178,24 @@ fn declared(config: &Config) -> Vec<ModelDto> {
 
 fn is_declared(config: &Config, name: &str) -> bool {
     config.models.contains_key(name) || config.combos.contains_key(name)
+}
+
+/// A stored entry as listed: whether routing uses it, and if not, why.
+fn stored_dto(state: &AppState, m: VirtualModel) -> ModelDto {
+    let config = state.config();
+    let active = config.models.contains_key(&m.name) || config.combos.contains_key(&m.name);
+    let error = (!active).then(|| {
+        state
+            .skipped_routing()
+            .iter()
+            .find(|s| matches!(s.kind, "model" | "combo") && s.name == m.name)
+            .map_or_else(|| "not applied yet".to_owned(), |s| s.reason.clone())
+    });
+    ModelDto {
+        active,
+        error,
+        ..ModelDto::from(m)
+    }
 }
 
 /// Checks a definition with the config file's own parser.
@@ -191,8 +224,8 @@ fn validate_definition(name: &str, kind: ModelKind, definition: &Value) -> Resul
     responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)))]
 pub async fn list_models(State(state): State<AppState>) -> Result<Json<ModelList>, AdminError> {
     let stored = extract::store(&state)?.list_virtual_models(None).await?;
-    let mut items = declared(&state.config());
-    items.extend(stored.into_iter().map(ModelDto::from));
+    let mut items = declared(state.base_config());
+    items.extend(stored.into_iter().map(|m| stored_dto(&state, m)));
     Ok(Json(ModelList { items }))
 }
 
@@ -204,7 +237,7 @@ pub async fn put_model(
     State(state): State<AppState>,
     Body(req): Body<PutModelRequest>,
 ) -> Result<(StatusCode, Json<ModelDto>), AdminError> {
-    if is_declared(&state.config(), &req.name) {
+    if is_declared(state.base_config(), &req.name) {
         return Err(AdminError::conflict(
             "read_only",
             format!(
@@ -221,7 +254,8 @@ pub async fn put_model(
     let stored = extract::store(&state)?
         .put_virtual_model(&req.name, kind, &req.definition)
         .await?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    apply_routing(&state).await?;
+    Ok((StatusCode::CREATED, Json(stored_dto(&state, stored))))
 }
 
 /// One virtual model or combo, declared or stored.
@@ -232,7 +266,7 @@ pub async fn get_model(
     Path(name): Path<String>,
 ) -> Result<Json<ModelDto>, AdminError> {
     let store = extract::store(&state)?;
-    if let Some(m) = declared(&state.config())
+    if let Some(m) = declared(state.base_config())
         .into_iter()
         .find(|m| m.name == name)
     {
@@ -242,7 +276,7 @@ pub async fn get_model(
         .get_virtual_model(&name)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("model {name} not found")))?;
-    Ok(Json(m.into()))
+    Ok(Json(stored_dto(&state, m)))
 }
 
 /// Deletes a stored virtual model or combo.
@@ -254,7 +288,7 @@ pub async fn delete_model(
     Path(name): Path<String>,
 ) -> Result<Json<Deleted>, AdminError> {
     let store = extract::store(&state)?;
-    if is_declared(&state.config(), &name) {
+    if is_declared(state.base_config(), &name) {
         return Err(AdminError::conflict(
             "read_only",
             format!("{name} is declared in the configuration and is read-only here"),
@@ -263,6 +297,7 @@ pub async fn delete_model(
     if !store.delete_virtual_model(&name).await? {
         return Err(AdminError::not_found(format!("model {name} not found")));
     }
+    apply_routing(&state).await?;
     Ok(Json(Deleted::YES))
 }
 
@@ -293,6 +328,7 @@ pub async fn put_price(
         updated_at: 0,
     };
     let stored = extract::store(&state)?.put_price(&price).await?;
+    apply_routing(&state).await?;
     Ok(Json(stored.into()))
 }
 
@@ -312,5 +348,6 @@ pub async fn delete_price(
             "no price for {provider}/{model}"
         )));
     }
+    apply_routing(&state).await?;
     Ok(Json(Deleted::YES))
 }

@@ -4,7 +4,14 @@
 //! A stored provider's `config` has the shape of a `[providers.ID]` table of the config
 //! file, checked by the same parser. Credentials are sealed (AES-256-GCM) by the store
 //! before they are written and never come back out of this API: only their metadata does.
-//! Turning stored providers and credentials into routing targets is not done here.
+//! Every change is applied to routing at once ([`apply_routing`]); a stored provider the
+//! merge had to leave out is listed with `active: false` and the reason.
+//!
+//! `POST /providers/{id}/test` makes one authenticated `GET {base_url}/models` and reports
+//! the status and latency; `POST /providers/{id}/discover` lists the upstream's models and,
+//! with `?save=true`, records them in a stored provider's `models`.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -12,17 +19,21 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{Credential, Secret, StoredProvider};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::common::Deleted;
 use super::error::{AdminError, ErrorBody};
-use super::extract::{self, Body, Path};
+use super::extract::{self, Body, Path, Query};
 use crate::config::RawConfig;
+use crate::providers::discovery::{self, DiscoveredModel};
 use crate::providers::{Origin, Provider};
 use crate::state::AppState;
+
+/// How long "test connection" and "discover" wait for the upstream.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,6 +41,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, remove))
         .routes(routes!(list_credentials, add_credential))
         .routes(routes!(remove_credential))
+        .routes(routes!(test_connection))
+        .routes(routes!(discover))
+}
+
+/// Applies a stored change to routing at once. The change is saved already when this
+/// fails, and the error says so.
+pub(super) async fn apply_routing(state: &AppState) -> Result<(), AdminError> {
+    state.reload_routing().await.map(drop).map_err(|err| {
+        AdminError::internal(
+            "the change was saved, but the routing configuration could not be rebuilt",
+            err,
+        )
+    })
 }
 
 /// Where a provider is defined.
@@ -50,6 +74,11 @@ pub struct ProviderDto {
     pub source: ProviderSource,
     /// True for providers from the config file or the environment.
     pub read_only: bool,
+    /// Whether requests are routed to it now. A stored provider is left out when its
+    /// config is invalid (or it has no credential yet): `error` says why.
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// For stored providers, the config as given; for the others a summary (name, base
     /// URL, models), never their credentials.
     #[schema(value_type = Object)]
@@ -64,6 +93,8 @@ impl From<StoredProvider> for ProviderDto {
             id: p.id,
             source: ProviderSource::Store,
             read_only: false,
+            active: true,
+            error: None,
             config: p.config,
             created_at: Some(p.created_at),
             updated_at: Some(p.updated_at),
@@ -81,6 +112,8 @@ impl From<&Provider> for ProviderDto {
                 Origin::Store => ProviderSource::Store,
             },
             read_only: true,
+            active: true,
+            error: None,
             config: json!({
                 "name": p.name,
                 "base_url": p.base_url,
@@ -158,11 +191,29 @@ fn validate_config(id: &str, config: &Value) -> Result<(), AdminError> {
 /// The provider with this id in the config file or the environment, if any.
 fn declared(state: &AppState, id: &str) -> Option<ProviderDto> {
     state
-        .config()
-        .providers
-        .iter()
-        .find(|p| p.id == id)
+        .base_config()
+        .provider(id)
         .map(|p| ProviderDto::from(p.as_ref()))
+}
+
+/// A stored provider as listed: whether routing uses it, and if not, why.
+fn stored_dto(state: &AppState, p: StoredProvider) -> ProviderDto {
+    let active = state
+        .config()
+        .provider(&p.id)
+        .is_some_and(|live| live.origin == Origin::Store);
+    let error = (!active).then(|| {
+        state
+            .skipped_routing()
+            .iter()
+            .find(|s| s.kind == "provider" && s.name == p.id)
+            .map_or_else(|| "not applied yet".to_owned(), |s| s.reason.clone())
+    });
+    ProviderDto {
+        active,
+        error,
+        ..ProviderDto::from(p)
+    }
 }
 
 /// Every provider: the declared ones first, then the stored ones.
@@ -170,12 +221,12 @@ fn declared(state: &AppState, id: &str) -> Option<ProviderDto> {
     responses((status = 200, body = ProviderList), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ProviderList>, AdminError> {
     let stored = extract::store(&state)?.list_providers().await?;
-    let config = state.config();
-    let items = config
+    let items = state
+        .base_config()
         .providers
         .iter()
         .map(|p| ProviderDto::from(p.as_ref()))
-        .chain(stored.into_iter().map(ProviderDto::from))
+        .chain(stored.into_iter().map(|p| stored_dto(&state, p)))
         .collect();
     Ok(Json(ProviderList { items }))
 }
@@ -202,7 +253,8 @@ pub async fn create(
     let stored = extract::store(&state)?
         .put_provider(&req.id, &req.config)
         .await?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    apply_routing(&state).await?;
+    Ok((StatusCode::CREATED, Json(stored_dto(&state, stored))))
 }
 
 /// One provider, declared or stored.
@@ -220,7 +272,7 @@ pub async fn get_one(
         .get_provider(&id)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("provider {id} not found")))?;
-    Ok(Json(p.into()))
+    Ok(Json(stored_dto(&state, p)))
 }
 
 /// Deletes a stored provider and its credentials.
@@ -241,6 +293,7 @@ pub async fn remove(
     if !store.delete_provider(&id).await? {
         return Err(AdminError::not_found(format!("provider {id} not found")));
     }
+    apply_routing(&state).await?;
     Ok(Json(Deleted::YES))
 }
 
@@ -295,6 +348,7 @@ pub async fn add_credential(
             &req.secret,
         )
         .await?;
+    apply_routing(&state).await?;
     Ok((StatusCode::CREATED, Json(credential.into())))
 }
 
@@ -317,5 +371,200 @@ pub async fn remove_credential(
             "credential {cid} of provider {id} not found"
         )));
     }
+    apply_routing(&state).await?;
     Ok(Json(Deleted::YES))
+}
+
+/// The provider routing uses under this id; a stored one left out of routing is a 409
+/// with the reason.
+fn live_provider(state: &AppState, id: &str) -> Result<std::sync::Arc<Provider>, AdminError> {
+    if let Some(p) = state.config().provider(id) {
+        return Ok(std::sync::Arc::clone(p));
+    }
+    let skipped = state.skipped_routing();
+    match skipped
+        .iter()
+        .find(|s| s.kind == "provider" && s.name == id)
+    {
+        Some(s) => Err(AdminError::conflict(
+            "inactive_provider",
+            format!("provider {id} is stored but not active: {}", s.reason),
+        )),
+        None => Err(AdminError::not_found(format!("provider {id} not found"))),
+    }
+}
+
+/// The outcome of "test connection".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    /// True when the upstream listed its models.
+    pub ok: bool,
+    /// The upstream's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// How many models it listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<usize>,
+    /// What went wrong (the upstream's own message where there is one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Tests a provider: one authenticated `GET {base_url}/models` upstream. An upstream
+/// refusal (a wrong key's 401) is reported in the body, not as this request's status.
+#[utoipa::path(post, operation_id = "test_provider", path = "/providers/{id}/test", tag = "providers",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionTest), (status = 404, body = ErrorBody),
+        (status = 409, description = "stored but not active (invalid, or no credential)", body = ErrorBody)))]
+pub async fn test_connection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionTest>, AdminError> {
+    let provider = live_provider(&state, &id)?;
+    let probe = discovery::probe(state.http(), &provider, PROBE_TIMEOUT).await;
+    let latency_ms = u64::try_from(probe.latency.as_millis()).unwrap_or(u64::MAX);
+    let (ok, models, error) = match probe.models {
+        Ok(models) => (true, Some(models.len()), None),
+        Err(reason) => (false, None, Some(reason)),
+    };
+    Ok(Json(ConnectionTest {
+        ok,
+        status: probe.status,
+        latency_ms,
+        models,
+        error,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverQuery {
+    /// Record the models in the stored provider's `models` (stored providers only).
+    #[serde(default)]
+    save: bool,
+}
+
+/// One model the upstream lists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscoveredModelDto {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
+}
+
+impl From<DiscoveredModel> for DiscoveredModelDto {
+    fn from(m: DiscoveredModel) -> Self {
+        Self {
+            id: m.id,
+            context_window: m.context_window,
+            max_output_tokens: m.max_output_tokens,
+            owned_by: m.owned_by,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Discovered {
+    pub provider: String,
+    pub items: Vec<DiscoveredModelDto>,
+    /// Whether the models were recorded in the stored provider.
+    pub saved: bool,
+}
+
+/// Lists the upstream's models now (not from the cache). With `?save=true` they are added
+/// to the stored provider's `models` (a context window or output limit the upstream gives
+/// fills one not set yet; nothing set is overwritten).
+#[utoipa::path(post, operation_id = "discover_models", path = "/providers/{id}/discover", tag = "providers",
+    params(("id" = String, Path), DiscoverQuery),
+    responses((status = 200, body = Discovered), (status = 404, body = ErrorBody),
+        (status = 409, description = "save=true on a read-only provider, or a stored provider that is not active", body = ErrorBody),
+        (status = 502, description = "the upstream did not list its models", body = ErrorBody)))]
+pub async fn discover(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<DiscoverQuery>,
+) -> Result<Json<Discovered>, AdminError> {
+    if query.save && declared(&state, &id).is_some() {
+        return Err(AdminError::conflict(
+            "read_only",
+            format!(
+                "provider {id} is declared in the configuration: list its models there instead"
+            ),
+        ));
+    }
+    let provider = live_provider(&state, &id)?;
+    let models = discovery::probe(state.http(), &provider, PROBE_TIMEOUT)
+        .await
+        .models
+        .map_err(|reason| {
+            AdminError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                format!("provider {id} did not list its models: {reason}"),
+            )
+        })?;
+    if query.save {
+        save_models(&state, &id, &models).await?;
+    }
+    Ok(Json(Discovered {
+        provider: id,
+        items: models.into_iter().map(Into::into).collect(),
+        saved: query.save,
+    }))
+}
+
+/// Adds discovered models to a stored provider's config and applies it.
+async fn save_models(
+    state: &AppState,
+    id: &str,
+    models: &[DiscoveredModel],
+) -> Result<(), AdminError> {
+    let store = extract::store(state)?;
+    let stored = store
+        .get_provider(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("provider {id} not found")))?;
+    let mut config = stored.config;
+    merge_discovered(&mut config, models);
+    validate_config(id, &config)?;
+    store.put_provider(id, &config).await?;
+    apply_routing(state).await
+}
+
+/// Puts each model into `config.models` (a `[providers.ID.models]` table), filling in the
+/// limits the upstream gave where none is set.
+pub fn merge_discovered(config: &mut Value, models: &[DiscoveredModel]) {
+    let Some(object) = config.as_object_mut() else {
+        return;
+    };
+    let table = object
+        .entry("models")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !table.is_object() {
+        *table = Value::Object(serde_json::Map::new());
+    }
+    let Some(table) = table.as_object_mut() else {
+        return;
+    };
+    for m in models {
+        let entry = table
+            .entry(m.id.clone())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        for (key, value) in [
+            ("context_window", m.context_window),
+            ("max_output_tokens", m.max_output_tokens),
+        ] {
+            if let Some(v) = value {
+                entry.entry(key).or_insert(json!(v));
+            }
+        }
+    }
 }
