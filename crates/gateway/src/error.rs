@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Authentication,
     NotFound,
     RateLimited,
+    /// The caller's balance does not cover the request (402).
+    InsufficientQuota,
     Upstream,
     Timeout,
     Internal,
@@ -174,6 +176,7 @@ impl GatewayError {
             }
             Self::AllAttemptsFailed { last, .. } => last.status(),
             Self::Idempotency(c) => c.status(),
+            Self::Limited(crate::limits::Refusal::Balance { .. }) => StatusCode::PAYMENT_REQUIRED,
             Self::CoolingDown { .. } | Self::Limited(_) | Self::LockedOut { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -220,6 +223,7 @@ impl GatewayError {
             },
             Self::AllAttemptsFailed { last, .. } => last.kind(),
             Self::Idempotency(_) => ErrorKind::InvalidRequest,
+            Self::Limited(crate::limits::Refusal::Balance { .. }) => ErrorKind::InsufficientQuota,
             Self::CoolingDown { .. } | Self::Limited(_) => ErrorKind::RateLimited,
             Self::LockedOut { .. } => ErrorKind::Authentication,
             Self::Forbidden(_) => ErrorKind::Authentication,
@@ -299,6 +303,7 @@ impl GatewayError {
             Self::Forbidden(_) => "model_not_allowed",
             Self::LockedOut { .. } => "auth_locked_out",
             Self::Limited(crate::limits::Refusal::Budget { .. }) => "budget_exceeded",
+            Self::Limited(crate::limits::Refusal::Balance { .. }) => "insufficient_balance",
             Self::Limited(_) => "rate_limit_exceeded",
             Self::Upstream { .. } | Self::Internal(_) => return None,
         })

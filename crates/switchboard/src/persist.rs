@@ -82,6 +82,10 @@ pub async fn start(data_dir: &std::path::Path) -> anyhow::Result<Running> {
             .context("SWITCHBOARD_REDIS_URL")?,
         None => Limiter::memory(),
     };
+    limiter
+        .load_from_store(&store, &keys.subjects())
+        .await
+        .context("loading budgets and balances")?;
     let (usage, writer) =
         UsageWriter::start(StoreSink::shared(store.clone()), WriterConfig::default());
     Ok(Running {
@@ -91,6 +95,8 @@ pub async fn start(data_dir: &std::path::Path) -> anyhow::Result<Running> {
             keys: Some(keys),
             limiter,
             usage: Some(usage),
+            // Started by `serve` when `[request_logs] enabled`.
+            request_logs: None,
             tasks: TaskTracker::new(),
         },
         writer,

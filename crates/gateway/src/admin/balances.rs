@@ -1,6 +1,11 @@
 //! Balance operations on a user — deposit, withdraw, set the credit limit — and the audit
 //! trail they leave. Each is one atomic store operation that writes its ledger row in the
 //! same transaction, with `actor = "admin"` and the caller's note.
+//!
+//! The first operation on a user makes the user *billed*: from then on the gateway refuses
+//! their requests when the balance (cash + credit) does not cover the estimated cost, and
+//! charges each request's cost to it. After each operation the limits engine re-reads the
+//! user's balance, so the change applies to the next request.
 
 use axum::Json;
 use axum::extract::State;
@@ -134,6 +139,14 @@ fn audit(note: Option<String>) -> Audit {
     }
 }
 
+/// Re-reads the user's balance into the limits engine. The operation itself succeeded: a
+/// failed re-read is logged, and the periodic refresh catches up.
+async fn refresh(state: &AppState, store: &store::Store, id: Uuid) {
+    if let Err(e) = state.services().limiter.refresh_balance(store, id).await {
+        tracing::warn!(user = %id, error = %e, "could not re-read the balance after an operation");
+    }
+}
+
 /// Adds cash to a user's balance.
 #[utoipa::path(post, operation_id = "deposit", path = "/users/{id}/deposit", tag = "balances",
     params(("id" = Uuid, Path)), request_body = AmountRequest,
@@ -148,6 +161,7 @@ pub async fn deposit(
     let balance = store
         .deposit(id, req.amount_micros, &audit(req.note))
         .await?;
+    refresh(&state, store, id).await;
     Ok(Json(balance.into()))
 }
 
@@ -166,6 +180,7 @@ pub async fn withdraw(
     let balance = store
         .withdraw(id, req.amount_micros, &audit(req.note))
         .await?;
+    refresh(&state, store, id).await;
     Ok(Json(balance.into()))
 }
 
@@ -182,6 +197,7 @@ pub async fn credit_limit(
     let balance = store
         .set_credit_limit(id, req.credit_limit_micros, &audit(req.note))
         .await?;
+    refresh(&state, store, id).await;
     Ok(Json(balance.into()))
 }
 

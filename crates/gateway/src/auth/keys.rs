@@ -122,6 +122,15 @@ impl KeyRegistry {
         !self.any_created.load(Ordering::Relaxed) && self.snapshot.load().is_empty()
     }
 
+    /// The limits subject of every active key (for seeding budget counters at start).
+    pub fn subjects(&self) -> Vec<Subject> {
+        self.snapshot
+            .load()
+            .values()
+            .map(|k| k.subject.clone())
+            .collect()
+    }
+
     /// Active keys in the snapshot.
     pub fn active(&self) -> usize {
         self.snapshot.load().len()

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Shared;
+use super::balance::BalanceHold;
 use super::spec::Scope;
 
 /// Which backend counted an admission.
@@ -24,6 +25,8 @@ pub enum Backend {
 #[must_use = "an admission holds concurrency slots and a budget reservation until settled"]
 pub struct Admission {
     pub(super) held: Option<Held>,
+    /// The reservation against the user's balance, when the user is billed.
+    pub(super) balance: Option<BalanceHold>,
     pub(super) shared: Arc<Shared>,
 }
 
@@ -41,6 +44,11 @@ impl Admission {
         self.held.as_ref().map_or(0, |h| h.reserved_micros)
     }
 
+    /// The billed user whose balance this request is charged to, if any.
+    pub fn billed_user(&self) -> Option<&str> {
+        self.balance.as_ref().map(|b| b.user.as_str())
+    }
+
     /// The tokens counted against tokens-per-minute at admission.
     pub fn estimated_tokens(&self) -> u64 {
         self.held.as_ref().map_or(0, |h| h.estimated_tokens)
@@ -49,6 +57,9 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        if let Some(hold) = self.balance.take() {
+            self.shared.balances.settle(&hold, 0);
+        }
         if let Some(held) = self.held.take()
             && !held.parts.is_empty()
         {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::admission::{Backend, Held, HeldPart};
 use super::outcome::{RateHeaders, Refusal};
 use super::period::period_at;
-use super::spec::{Subject, Who};
+use super::spec::{Budget, Scope, Subject, Who};
 use super::window::Window;
 
 /// How long a budget counter outlives its period, for settlements of late requests.
@@ -207,6 +207,29 @@ impl MemoryBackend {
                 cell.spent = cell.spent.saturating_add(cost_delta);
             }
         }
+    }
+}
+
+impl MemoryBackend {
+    /// Sets the current-period budget counter of a key or user to `spent`, unless this
+    /// instance has already counted something in that period (then the counter is already
+    /// the truth from this instance's point of view). For start-up, from stored usage.
+    pub fn seed_budget(&self, scope: Scope, id: &str, budget: Budget, spent: i64) -> bool {
+        let wall = unix_now();
+        let period = period_at(budget.period, wall);
+        let key = budget_name(&subject_name(scope.letter(), id), &period.tag);
+        let mut state = self.state.lock();
+        if state.budgets.contains_key(&key) {
+            return false;
+        }
+        state.budgets.insert(
+            key,
+            BudgetCell {
+                spent,
+                ends_at: period.ends_at,
+            },
+        );
+        true
     }
 }
 

@@ -24,6 +24,12 @@
 //! while that sum is below the limit, so concurrent requests overspend by at most one
 //! request's reservation (plus any excess of actual over estimated cost).
 //!
+//! **Balances** of billed users (see `balance`) are reserved at admission, first, and
+//! settled with the rest; the settled charge is written to the database by the caller
+//! (the usage meter). They are counted per instance, in memory, whichever backend serves
+//! the rate limits; `seed` loads them from the database, and seeds the memory backend's
+//! budget counters from stored usage at start.
+//!
 //! **Backends.** Memory ([`Limiter::memory`]) counts per instance; Redis
 //! ([`Limiter::with_redis`]) counts across instances with one Lua script per admission and
 //! per settlement. When Redis fails, requests are served by the memory backend (per-instance
@@ -32,11 +38,13 @@
 //! settlements of Redis admissions made meanwhile are then replayed (see `recovery`).
 
 mod admission;
+mod balance;
 mod memory;
 mod outcome;
 mod period;
 mod recovery;
 mod redis;
+mod seed;
 mod spec;
 mod status;
 mod window;
@@ -52,11 +60,13 @@ use tokio_util::task::TaskTracker;
 pub use self::redis::RedisOptions;
 pub use admission::{Admission, Backend};
 pub use outcome::{CONCURRENCY_RETRY_AFTER, RateHeaders, Refusal, format_reset};
+pub use seed::BALANCE_REFRESH_EVERY;
 pub use spec::{Budget, BudgetPeriod, LimitSpec, Scope, Subject, Who};
 pub use status::RedisStatus;
 
 use self::redis::RedisBackend;
 use admission::Held;
+use balance::BalanceBook;
 use memory::MemoryBackend;
 use recovery::{Deferred, timed_out};
 use status::Health;
@@ -79,6 +89,8 @@ pub struct Limiter {
 #[derive(Debug)]
 pub(crate) struct Shared {
     memory: MemoryBackend,
+    /// Billed users' balances (always per instance, in memory).
+    balances: BalanceBook,
     redis: Option<RedisBackend>,
     health: Health,
     /// Redis settlements waiting for Redis to answer again.
@@ -124,6 +136,7 @@ impl Limiter {
         Self {
             shared: Arc::new(Shared {
                 memory: MemoryBackend::new(),
+                balances: BalanceBook::default(),
                 redis,
                 health: Health::new(),
                 deferred: Deferred::default(),
@@ -136,14 +149,50 @@ impl Limiter {
     /// Before the call: counts one request, the estimated tokens and a concurrency slot,
     /// and reserves the estimated cost against each budget — for the key and its user, all
     /// or nothing (a refused request leaves nothing counted).
+    ///
+    /// When the key's user is billed (see [`Limiter::set_balance`]), the estimated cost is
+    /// also reserved against the user's balance, first: a balance that does not cover it
+    /// refuses with [`Refusal::Balance`].
     pub async fn admit(
         &self,
         subject: &Subject,
         estimated_tokens: u64,
         estimated_cost_micros: i64,
     ) -> Result<(Admission, RateHeaders), Refusal> {
+        let balance = match &subject.user {
+            Some((user, _)) => self.shared.balances.reserve(user, estimated_cost_micros)?,
+            None => None,
+        };
+        match self
+            .admit_limits(subject, estimated_tokens, estimated_cost_micros)
+            .await
+        {
+            Ok((held, headers)) => Ok((
+                Admission {
+                    held,
+                    balance,
+                    shared: Arc::clone(&self.shared),
+                },
+                headers,
+            )),
+            Err(refusal) => {
+                if let Some(hold) = balance {
+                    self.shared.balances.settle(&hold, 0);
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The rate, concurrency and budget part of [`Limiter::admit`].
+    async fn admit_limits(
+        &self,
+        subject: &Subject,
+        estimated_tokens: u64,
+        estimated_cost_micros: i64,
+    ) -> Result<(Option<Held>, RateHeaders), Refusal> {
         if subject.is_unlimited() {
-            return Ok((self.admission(None), RateHeaders::default()));
+            return Ok((None, RateHeaders::default()));
         }
         if let Some(redis) = &self.shared.redis {
             if self.shared.health.is_healthy() {
@@ -151,8 +200,7 @@ impl Limiter {
                 let call = redis.admit(subject, estimated_tokens, estimated_cost_micros);
                 match timeout(op_timeout, call).await {
                     Ok(Ok(outcome)) => {
-                        return outcome
-                            .map(|(held, headers)| (self.admission(Some(held)), headers));
+                        return outcome.map(|(held, headers)| (Some(held), headers));
                     }
                     Ok(Err(e)) => self.shared.redis_failed(&e.to_string()),
                     Err(_) => self.shared.redis_failed(&timed_out(op_timeout)),
@@ -163,7 +211,7 @@ impl Limiter {
         self.shared
             .memory
             .admit(subject, estimated_tokens, estimated_cost_micros)
-            .map(|(held, headers)| (self.admission(Some(held)), headers))
+            .map(|(held, headers)| (Some(held), headers))
     }
 
     /// After the call: settles the budget reservations to `actual_cost_micros` (0 for a
@@ -177,12 +225,48 @@ impl Limiter {
         actual_tokens: u64,
         actual_cost_micros: i64,
     ) {
+        if let Some(hold) = admission.balance.take() {
+            admission.shared.balances.settle(&hold, actual_cost_micros);
+        }
         if let Some(held) = admission.held.take() {
             admission
                 .shared
                 .settle(held, actual_tokens, actual_cost_micros)
                 .await;
         }
+    }
+
+    /// Whether `user`'s balance is billed (it has a balance installed).
+    pub fn is_billed(&self, user: &str) -> bool {
+        self.shared.balances.is_billed(user)
+    }
+
+    /// What `user` may spend right now (balance less reservations and charges not yet
+    /// seen by the last balance read); `None` when the user is not billed.
+    pub fn available_balance(&self, user: &str) -> Option<i64> {
+        self.shared.balances.available(user)
+    }
+
+    /// How much of this instance's charges to `user` is written to the database. Read it
+    /// *before* reading the balance passed to [`Limiter::set_balance`].
+    pub fn balance_mark(&self, user: &str) -> i64 {
+        self.shared.balances.mark(user)
+    }
+
+    /// [`Limiter::balance_mark`] of every billed user.
+    pub fn balance_marks(&self) -> std::collections::HashMap<String, i64> {
+        self.shared.balances.marks()
+    }
+
+    /// Installs `user`'s balance (cash + credit) as read from the database, with the mark
+    /// read before it; from now on the user is billed.
+    pub fn set_balance(&self, user: &str, available_micros: i64, mark: i64) {
+        self.shared.balances.install(user, available_micros, mark);
+    }
+
+    /// A settled charge of `amount_micros` to `user` has been written to the database.
+    pub fn balance_written(&self, user: &str, amount_micros: i64) {
+        self.shared.balances.written(user, amount_micros);
     }
 
     /// Whether limits are shared through Redis right now.
@@ -211,13 +295,6 @@ impl Limiter {
         self.shared.stop.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
-    }
-
-    fn admission(&self, held: Option<Held>) -> Admission {
-        Admission {
-            held,
-            shared: Arc::clone(&self.shared),
-        }
     }
 }
 

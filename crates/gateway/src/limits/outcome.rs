@@ -37,6 +37,15 @@ pub enum Refusal {
         /// Time until the period ends; `None` for a total budget.
         resets_in: Option<Duration>,
     },
+    /// The user's balance (cash + credit, less what is reserved or not yet written) does
+    /// not cover this request's estimated cost. Not a rate limit: answered with 402.
+    Balance {
+        who: Who,
+        /// Micro-units available when the request came.
+        available: i64,
+        /// The request's estimated cost, in micro-units.
+        needed: i64,
+    },
 }
 
 impl Refusal {
@@ -46,7 +55,8 @@ impl Refusal {
             Self::Requests { who, .. }
             | Self::Tokens { who, .. }
             | Self::Concurrency { who, .. }
-            | Self::Budget { who, .. } => who,
+            | Self::Budget { who, .. }
+            | Self::Balance { who, .. } => who,
         }
     }
 
@@ -59,6 +69,8 @@ impl Refusal {
             }
             Self::Concurrency { .. } => Some(CONCURRENCY_RETRY_AFTER),
             Self::Budget { resets_in, .. } => *resets_in,
+            // Only a deposit helps; no wait would.
+            Self::Balance { .. } => None,
         }
     }
 
@@ -69,6 +81,7 @@ impl Refusal {
             Self::Tokens { .. } => "tokens",
             Self::Concurrency { .. } => "concurrency",
             Self::Budget { .. } => "budget",
+            Self::Balance { .. } => "balance",
         }
     }
 }
@@ -130,6 +143,17 @@ impl fmt::Display for Refusal {
                     None => f.write_str("; raise the budget to continue"),
                 }
             }
+            Self::Balance {
+                who,
+                available,
+                needed,
+            } => write!(
+                f,
+                "insufficient balance for {who}: {} available, this request needs up to {} \
+                 (its estimated cost); add funds or send a smaller max_tokens",
+                format_money(*available),
+                format_money(*needed)
+            ),
         }
     }
 }
@@ -295,6 +319,20 @@ mod tests {
             "daily budget of user 'alice' is spent: 10.00 of 10.00; it resets in 1h0m0s"
         );
         assert_eq!(b.retry_after(), Some(Duration::from_secs(3600)));
+        let poor = Refusal::Balance {
+            who: Who {
+                scope: Scope::User,
+                id: "bob".into(),
+            },
+            available: 400,
+            needed: 615,
+        };
+        assert_eq!(
+            poor.to_string(),
+            "insufficient balance for user 'bob': 0.0004 available, this request needs up to \
+             0.000615 (its estimated cost); add funds or send a smaller max_tokens"
+        );
+        assert_eq!(poor.retry_after(), None);
     }
 
     #[test]

@@ -13,6 +13,8 @@ const DAY: u64 = 86_400;
 pub(super) struct PeriodWindow {
     /// `d20261122`, `w20261116` (the Monday), `m202611`, or `t` for a total budget.
     pub tag: String,
+    /// Unix seconds at which the period began (0 for a total budget).
+    pub starts_at: u64,
     /// Unix seconds at which the period ends; `None` for a total budget.
     pub ends_at: Option<u64>,
 }
@@ -25,6 +27,7 @@ pub(super) fn period_at(kind: BudgetPeriod, unix_secs: u64) -> PeriodWindow {
             let (y, m, d) = civil_from_days(days);
             PeriodWindow {
                 tag: format!("d{y:04}{m:02}{d:02}"),
+                starts_at: days * DAY,
                 ends_at: Some((days + 1) * DAY),
             }
         }
@@ -34,19 +37,22 @@ pub(super) fn period_at(kind: BudgetPeriod, unix_secs: u64) -> PeriodWindow {
             let (y, m, d) = civil_from_days(monday);
             PeriodWindow {
                 tag: format!("w{y:04}{m:02}{d:02}"),
+                starts_at: monday * DAY,
                 ends_at: Some((monday + 7) * DAY),
             }
         }
         BudgetPeriod::Month => {
-            let (y, m, _) = civil_from_days(days);
+            let (y, m, d) = civil_from_days(days);
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             PeriodWindow {
                 tag: format!("m{y:04}{m:02}"),
+                starts_at: (days + 1 - d) * DAY,
                 ends_at: Some(days_from_civil(ny, nm, 1) * DAY),
             }
         }
         BudgetPeriod::Total => PeriodWindow {
             tag: "t".to_owned(),
+            starts_at: 0,
             ends_at: None,
         },
     }
@@ -110,14 +116,17 @@ mod tests {
         let day = period_at(BudgetPeriod::Day, SUNDAY_NOON);
         assert_eq!(day.tag, "d20261122");
         assert_eq!(day.ends_at, Some(SUNDAY_NOON + 12 * 3600));
+        assert_eq!(day.starts_at, SUNDAY_NOON - 12 * 3600);
 
         let week = period_at(BudgetPeriod::Week, SUNDAY_NOON);
         assert_eq!(week.tag, "w20261116", "weeks start on Monday");
         assert_eq!(week.ends_at, Some(SUNDAY_NOON + 12 * 3600));
+        assert_eq!(week.starts_at, SUNDAY_NOON - 6 * DAY - 12 * 3600);
 
         let month = period_at(BudgetPeriod::Month, SUNDAY_NOON);
         assert_eq!(month.tag, "m202611");
         assert_eq!(month.ends_at, Some(SUNDAY_NOON + 8 * DAY + 12 * 3600));
+        assert_eq!(month.starts_at, days_from_civil(2026, 11, 1) * DAY);
 
         let december = period_at(BudgetPeriod::Month, SUNDAY_NOON + 20 * DAY);
         assert_eq!(december.tag, "m202612");
@@ -125,5 +134,6 @@ mod tests {
 
         let total = period_at(BudgetPeriod::Total, SUNDAY_NOON);
         assert_eq!((total.tag.as_str(), total.ends_at), ("t", None));
+        assert_eq!(total.starts_at, 0);
     }
 }

@@ -1,6 +1,7 @@
 //! The accounting stage, between route planning and the first attempt: the caller's key may
-//! use the model, its limits admit the request (reserving the estimated cost), and a
-//! [`Meter`] goes onto the exchange to record usage and settle when the request ends.
+//! use the model, its limits admit the request and its user's balance covers it (reserving
+//! the estimated cost against budgets and balance), and a [`Meter`] goes onto the exchange
+//! to record usage and settle (and charge the balance) when the request ends.
 
 use wire::Usage;
 
@@ -34,7 +35,7 @@ pub async fn admit(
     let mut admission = None;
     let mut headers = None;
     if let Some(key) = key
-        && !key.subject.is_unlimited()
+        && (!key.subject.is_unlimited() || services.limiter.is_billed(&key.user_id))
     {
         // The most the request can cost on its first choice, from the estimate.
         let guess = Usage {
@@ -61,6 +62,7 @@ pub async fn admit(
     }
     if let Some(meter) = exchange.meter.as_mut() {
         meter.admission = admission;
+        meter.estimated_input = estimate.input_tokens;
     }
     Ok(headers)
 }
@@ -76,6 +78,9 @@ pub fn meter(state: &AppState) -> Meter {
         key_id: None,
         user_id: None,
         tasks: services.tasks.clone(),
+        store: services.store.clone(),
+        estimated_input: 0,
+        relayed: Default::default(),
     }
 }
 

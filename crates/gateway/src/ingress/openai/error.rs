@@ -14,6 +14,7 @@ fn error_type(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest | ErrorKind::NotFound => "invalid_request_error",
         ErrorKind::Authentication => "authentication_error",
         ErrorKind::RateLimited => "rate_limit_error",
+        ErrorKind::InsufficientQuota => "insufficient_quota",
         ErrorKind::Upstream => "upstream_error",
         ErrorKind::Timeout => "timeout_error",
         ErrorKind::Internal => "server_error",
