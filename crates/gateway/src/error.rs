@@ -34,6 +34,10 @@ pub enum GatewayError {
         field: &'static str,
         expected: &'static str,
     },
+    /// A request the gateway cannot carry out as sent, e.g. a content type that has no
+    /// equivalent in the provider's wire format.
+    #[error("{message}")]
+    InvalidRequest { param: String, message: String },
     #[error("{}", unknown_model_message(.model, .suggestions))]
     UnknownModel {
         model: String,
@@ -157,9 +161,10 @@ fn unknown_model_message(model: &str, suggestions: &[String]) -> String {
 impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadJson { .. } | Self::MissingField { .. } | Self::InvalidField { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadJson { .. }
+            | Self::MissingField { .. }
+            | Self::InvalidField { .. }
+            | Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::UnknownModel { .. } | Self::NoRoute { .. } => StatusCode::NOT_FOUND,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -209,6 +214,7 @@ impl GatewayError {
             Self::BadJson { .. }
             | Self::MissingField { .. }
             | Self::InvalidField { .. }
+            | Self::InvalidRequest { .. }
             | Self::BodyTooLarge { .. } => ErrorKind::InvalidRequest,
             Self::UnknownModel { .. } | Self::NoRoute { .. } => ErrorKind::NotFound,
             Self::Unauthorized(_) => ErrorKind::Authentication,
@@ -242,6 +248,7 @@ impl GatewayError {
             Self::BadJson { .. } => "bad_json",
             Self::MissingField { .. } => "missing_field",
             Self::InvalidField { .. } => "invalid_field",
+            Self::InvalidRequest { .. } => "invalid_request",
             Self::UnknownModel { .. } => "unknown_model",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::Unauthorized(_) => "unauthorized",
@@ -280,6 +287,7 @@ impl GatewayError {
         match self {
             Self::MissingField { field } | Self::InvalidField { field, .. } => Some(field),
             Self::UnknownModel { .. } => Some("model"),
+            Self::InvalidRequest { param, .. } => Some(param),
             _ => None,
         }
     }
@@ -290,6 +298,7 @@ impl GatewayError {
             Self::BadJson { .. } => "invalid_json",
             Self::MissingField { .. } => "missing_required_parameter",
             Self::InvalidField { .. } => "invalid_type",
+            Self::InvalidRequest { .. } => "invalid_request",
             Self::UnknownModel { .. } => "model_not_found",
             Self::BodyTooLarge { .. } => "request_too_large",
             Self::Unauthorized(_) => "invalid_api_key",

@@ -25,7 +25,10 @@ use crate::providers::discovery::{self, Discovery};
 use crate::relay::idempotency::Idempotency;
 use crate::routing::Discovered;
 use crate::routing::health::HealthRegistry;
+use crate::telemetry::Telemetry;
+use crate::telemetry::metrics::AuthFailure;
 use crate::usage::UsageHandle;
+use crate::usage::request_log::RequestLogHandle;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -57,6 +60,8 @@ pub struct Inner {
     /// Upstream model lists, cached with a TTL.
     discovery: Discovery,
     services: Services,
+    /// Metrics and the request log.
+    telemetry: Telemetry,
     lockout: Lockout,
     draining: AtomicBool,
 }
@@ -75,6 +80,8 @@ pub struct Services {
     pub limiter: Limiter,
     /// Where usage records go.
     pub usage: Option<UsageHandle>,
+    /// Where request logs go (when `[request_logs] enabled`).
+    pub request_logs: Option<RequestLogHandle>,
     /// Background work that must finish before exit (settlements).
     pub tasks: TaskTracker,
 }
@@ -87,6 +94,7 @@ impl Default for Services {
             keys: None,
             limiter: Limiter::memory(),
             usage: None,
+            request_logs: None,
             tasks: TaskTracker::new(),
         }
     }
@@ -114,6 +122,7 @@ impl AppState {
                 config.discovery_ttl.unwrap_or(discovery::DEFAULT_TTL),
                 discovery::DEFAULT_FETCH_TIMEOUT,
             ),
+            telemetry: Telemetry::new(config.metrics.enabled, services.request_logs.clone()),
             base: Arc::clone(&config),
             config: ArcSwap::new(config),
             routing: tokio::sync::Mutex::new(None),
@@ -194,6 +203,10 @@ impl AppState {
         &self.0.services
     }
 
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.0.telemetry
+    }
+
     /// Addresses locked out after repeated authentication failures.
     pub fn lockout(&self) -> &Lockout {
         &self.0.lockout
@@ -207,12 +220,21 @@ impl AppState {
         peer: std::net::IpAddr,
         headers: &http::HeaderMap,
     ) -> Result<Principal, GatewayError> {
+        let failed = |why| {
+            if let Some(m) = self.0.telemetry.metrics() {
+                m.auth_failed(why);
+            }
+        };
         if let Some(wait) = self.0.lockout.check(peer) {
+            failed(AuthFailure::LockedOut);
             return Err(GatewayError::LockedOut { retry_after: wait });
         }
         let result = self.authenticate(config, headers);
         match &result {
-            Err(GatewayError::Unauthorized(_)) => self.0.lockout.failed(peer),
+            Err(GatewayError::Unauthorized(_)) => {
+                failed(AuthFailure::InvalidKey);
+                self.0.lockout.failed(peer);
+            }
             Ok(Principal::Key(_) | Principal::StaticKey(_)) => self.0.lockout.succeeded(peer),
             _ => {}
         }

@@ -104,6 +104,25 @@ impl Store {
         rows.into_iter().map(RequestLog::try_from).collect()
     }
 
+    /// Retention in bounded steps: deletes at most `limit` logs older than `before` (the
+    /// oldest first) and returns how many; call again until it returns less than `limit`.
+    pub async fn delete_request_logs_batch_before(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> Result<u64> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM request_logs WHERE id IN \
+             (SELECT id FROM request_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)"
+        )
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
     /// Retention: deletes logs older than `before`; returns how many.
     pub async fn delete_request_logs_before(&self, before: Millis) -> Result<u64> {
         let done = on_pool!(self, pool => sqlx::query("DELETE FROM request_logs WHERE created_at < $1")

@@ -332,6 +332,22 @@ impl Store {
         Ok(done)
     }
 
+    /// Retention in bounded steps: deletes at most `limit` raw usage records older than
+    /// `before` (the oldest first) and returns how many; call again until it returns less
+    /// than `limit`. Rollups are kept.
+    pub async fn delete_usage_batch_before(&self, before: Millis, limit: u32) -> Result<u64> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM usage_records WHERE id IN \
+             (SELECT id FROM usage_records WHERE created_at < $1 ORDER BY created_at LIMIT $2)"
+        )
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
     /// Deletes hourly rollups for hours starting before `before`.
     pub async fn delete_rollups_before(&self, before: Millis) -> Result<u64> {
         let done = on_pool!(self, pool => sqlx::query("DELETE FROM usage_hourly WHERE hour < $1")

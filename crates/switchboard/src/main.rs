@@ -1,6 +1,7 @@
 //! The `switchboard` binary: `serve` (the default), `config check`, `migrate` and `admin`.
 
 mod admin;
+mod housekeeping;
 mod persist;
 
 use std::net::SocketAddr;
@@ -154,7 +155,8 @@ fn serve(
     }
     block_on(async move {
         let running = persist::start(data_dir).await?;
-        let services = running.services.clone();
+        let mut services = running.services.clone();
+        let housekeeping = housekeeping::start(&config, &mut services);
         if let Some(store) = &services.store
             && let Some(password) = gateway::admin::ensure_admin_password(store)
                 .await
@@ -195,6 +197,7 @@ fn serve(
         }
         // Requests are done: write the usage they left, then settle what is still open.
         let stats = running.writer.shutdown().await;
+        housekeeping.shutdown().await;
         services.tasks.close();
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(5), services.tasks.wait()).await;

@@ -50,6 +50,9 @@ pub struct Config {
     pub breaker: BreakerConfig,
     pub retry: RetryPolicy,
     pub idempotency: IdempotencyConfig,
+    pub metrics: MetricsSettings,
+    pub usage: UsageSettings,
+    pub request_logs: RequestLogSettings,
     /// `None`: model discovery is off.
     pub discovery_ttl: Option<Duration>,
     pub default_context_window: u64,
@@ -60,6 +63,29 @@ pub struct Config {
     /// What each provider was built from beyond the file (stored config, credentials,
     /// prices): a provider whose inputs did not change is reused across rebuilds.
     pub(crate) provider_inputs: BTreeMap<String, String>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// A second address serving only `/metrics`.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[usage]`: how long raw usage records are kept (`None`: forever).
+#[derive(Debug, Clone)]
+pub struct UsageSettings {
+    pub retention: Option<Duration>,
+}
+
+/// `[request_logs]`: request and response bodies in the database.
+#[derive(Debug, Clone)]
+pub struct RequestLogSettings {
+    pub enabled: bool,
+    pub max_body_bytes: usize,
+    /// `None`: kept forever.
+    pub retention: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

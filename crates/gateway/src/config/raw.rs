@@ -19,6 +19,38 @@ pub struct RawConfig {
     pub combos: BTreeMap<String, RawCombo>,
     pub routing: RawRouting,
     pub idempotency: RawIdempotency,
+    pub metrics: RawMetrics,
+    pub usage: RawUsage,
+    pub request_logs: RawRequestLogs,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    /// Serve `GET /metrics` (default true).
+    pub enabled: Option<bool>,
+    /// Also serve `/metrics` alone on this address.
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUsage {
+    /// Raw usage records older than this are deleted (hourly rollups stay); default 90d.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRequestLogs {
+    /// Log request and response bodies (default false).
+    pub enabled: Option<bool>,
+    /// Each body is cut to this size (default 16KiB).
+    pub max_body_size: Option<ByteSize>,
+    /// Logs older than this are deleted; default 14d.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

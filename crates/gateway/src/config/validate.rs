@@ -276,9 +276,45 @@ pub(super) fn validate_with(
                 max_total_bytes: i.max_total_size.map_or(d.max_total_bytes, |b| b.0),
             }
         },
+        metrics: metrics_settings(&raw.metrics)?,
+        usage: super::UsageSettings {
+            retention: retention(raw.usage.retention, DEFAULT_USAGE_RETENTION),
+        },
+        request_logs: super::RequestLogSettings {
+            enabled: raw.request_logs.enabled.unwrap_or(false),
+            max_body_bytes: raw
+                .request_logs
+                .max_body_size
+                .map_or(crate::usage::request_log::DEFAULT_MAX_BODY, |b| b.0.max(1)),
+            retention: retention(raw.request_logs.retention, DEFAULT_LOG_RETENTION),
+        },
         source,
         layer: Arc::default(),
         provider_inputs: BTreeMap::new(),
+    })
+}
+
+const DEFAULT_USAGE_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+const DEFAULT_LOG_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// A retention period; `0s` keeps everything.
+fn retention(set: Option<Duration>, default: Duration) -> Option<Duration> {
+    Some(set.unwrap_or(default)).filter(|d| !d.is_zero())
+}
+
+fn metrics_settings(raw: &super::raw::RawMetrics) -> Result<super::MetricsSettings, ConfigError> {
+    let listen = match raw.listen.as_deref() {
+        None => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            ConfigError::invalid(
+                "metrics.listen",
+                format!("'{text}' is not an address such as 127.0.0.1:9090"),
+            )
+        })?),
+    };
+    Ok(super::MetricsSettings {
+        enabled: raw.enabled.unwrap_or(true),
+        listen,
     })
 }
 

@@ -1,4 +1,5 @@
 //! Client-facing endpoints, one module per dialect, plus health probes.
 
+pub mod anthropic;
 pub mod health;
 pub mod openai;

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod json;
 pub mod passthrough;
 mod sse;
+pub mod translate;
 pub mod upstream;
 
 use bytes::Bytes;

@@ -1,8 +1,12 @@
 //! The same-dialect fast path: the client's body is forwarded with only `model` (and, for a
 //! stream, `stream_options.include_usage`) changed, and the answer relayed as it arrives.
+//! The same loop carries the translation path ([`Mode::Translate`], see `translate`): the
+//! body is decoded to the canonical model once and encoded per target, and the answer is
+//! translated back into the client's dialect.
 //!
-//! Stages, in order: read body → authenticate → parse the top level → plan the route →
-//! for each target of the plan: rewrite the body → send → peek the first piece → relay.
+//! Stages, in order: read body → authenticate → parse the top level (or decode, when
+//! translating) → plan the route → for each target of the plan: rewrite (or encode) the body
+//! → send → peek the first piece → relay (or translate).
 //! Fallback is this one loop: a failure before the first byte reached the client moves on to
 //! the next target when the plan's `retry_on` covers its class.
 
@@ -18,6 +22,7 @@ use tokio::time::Instant;
 use wire::json::RawObject;
 
 use super::idempotency::{Claim, Idempotency, fingerprint};
+use super::translate::{self, Translated};
 use super::{RelayCtx, RelayError, account, json_body, sse_events, upstream};
 use crate::auth;
 use crate::error::{Attempt, FailureClass, GatewayError};
@@ -36,15 +41,54 @@ pub struct ErrorRendering {
     pub event: fn(&GatewayError) -> Bytes,
 }
 
+/// How a client's request reaches the upstreams.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    /// Same dialect as the upstream: the fast path to this endpoint.
+    Same(Endpoint),
+    /// Another dialect: decoded to the canonical model and translated for each target.
+    Translate {
+        client: wire::Dialect,
+        /// The endpoint's name in logs and metrics, e.g. `messages`.
+        label: &'static str,
+        decode: translate::Decode,
+    },
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Same(endpoint) => endpoint.label(),
+            Self::Translate { label, .. } => label,
+        }
+    }
+
+    /// The upstream endpoint: translated requests become chat completions.
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Self::Same(endpoint) => endpoint,
+            Self::Translate { .. } => Endpoint::ChatCompletions,
+        }
+    }
+}
+
 /// The client's request, parsed once and reused for every attempt.
-struct Parsed<'b> {
-    principal: auth::Principal,
-    obj: RawObject<'b>,
-    client_model: String,
-    stream: bool,
+pub(super) struct Parsed<'b> {
+    pub(super) principal: auth::Principal,
+    pub(super) body: Source<'b>,
+    pub(super) client_model: String,
+    pub(super) stream: bool,
     /// The gateway adds `include_usage`; the extra chunk is dropped again on the way back.
-    strip_usage_chunk: bool,
-    estimate: Estimate,
+    pub(super) strip_usage_chunk: bool,
+    pub(super) estimate: Estimate,
+}
+
+/// What each attempt's upstream body is made from.
+pub(super) enum Source<'b> {
+    /// The fast path: the client's top-level object, rewritten per target.
+    Raw(RawObject<'b>),
+    /// The translation path: the canonical request, encoded per target.
+    Translated(Box<Translated>),
 }
 
 /// The request id set by the request-id layer (or sent by the client).
@@ -64,7 +108,20 @@ pub async fn forward(
     body: Result<Bytes, BytesRejection>,
     render: &ErrorRendering,
 ) -> Response {
-    let mut exchange = Exchange::new(request_id(headers), endpoint.label());
+    forward_as(state, Mode::Same(endpoint), peer, headers, body, render).await
+}
+
+/// [`forward`] for any [`Mode`]: the fast path or the translation path.
+pub async fn forward_as(
+    state: &AppState,
+    mode: Mode,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    render: &ErrorRendering,
+) -> Response {
+    let endpoint = mode.endpoint();
+    let mut exchange = Exchange::new(request_id(headers), mode.label());
     if state.services().usage.is_some() {
         exchange.meter = Some(account::meter(state));
     }
@@ -83,7 +140,12 @@ pub async fn forward(
         .authenticate_from(&config, peer, headers)
         .and_then(|principal| {
             account::identify(&principal, &mut exchange);
-            parse(principal, endpoint, &body, &mut exchange)
+            match mode {
+                Mode::Same(endpoint) => parse(principal, endpoint, &body, &mut exchange),
+                Mode::Translate { client, decode, .. } => {
+                    translate::parse(principal, client, decode, &body, &mut exchange)
+                }
+            }
         }) {
         Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
@@ -439,7 +501,11 @@ async fn attempt(
             wait: retry_after,
         }))
     };
-    let body = match upstream_body(parsed, target) {
+    let body = match &parsed.body {
+        Source::Raw(obj) => upstream_body(obj, target),
+        Source::Translated(t) => translate::upstream_body(t, target),
+    };
+    let body = match body {
         Ok(b) => b,
         Err(e) => return fail(e, exchange, None),
     };
@@ -483,10 +549,12 @@ async fn attempt(
         in_flight: Some(in_flight),
     };
     let (content_type, mut stream): (_, std::pin::Pin<Box<dyn Stream<Item = _> + Send>>) =
-        if parsed.stream {
-            ("text/event-stream", Box::pin(sse_events(response, ctx)))
-        } else {
-            ("application/json", Box::pin(json_body(response, ctx)))
+        match &parsed.body {
+            Source::Translated(t) => translate::relay(response, ctx, t, parsed.stream),
+            Source::Raw(_) if parsed.stream => {
+                ("text/event-stream", Box::pin(sse_events(response, ctx)))
+            }
+            Source::Raw(_) => ("application/json", Box::pin(json_body(response, ctx))),
         };
     // Peek: until the first piece is ready, a failure can still go to the next target.
     let first = match stream.next().await {
@@ -511,9 +579,9 @@ async fn attempt(
 }
 
 /// The client's body for one target: its model name and parameters.
-fn upstream_body(parsed: &Parsed<'_>, target: &PlanTarget<'_>) -> Result<Vec<u8>, GatewayError> {
+fn upstream_body(obj: &RawObject<'_>, target: &PlanTarget<'_>) -> Result<Vec<u8>, GatewayError> {
     let internal = |e: wire::json::JsonError| GatewayError::Internal(e.to_string());
-    let mut obj = parsed.obj.clone();
+    let mut obj = obj.clone();
     let settable = |key: &str| key != "model" && key != "stream";
     for (key, value) in target.params.into_iter().flatten() {
         if !obj.contains(key) && settable(key) {
@@ -643,7 +711,7 @@ fn parse<'b>(
 
     Ok(Parsed {
         principal,
-        obj,
+        body: Source::Raw(obj),
         client_model,
         stream,
         strip_usage_chunk,

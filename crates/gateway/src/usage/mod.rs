@@ -15,6 +15,8 @@
 mod meter;
 mod pricing;
 mod record;
+pub mod request_log;
+pub mod retention;
 mod sink;
 mod store_sink;
 mod writer;
@@ -24,4 +26,7 @@ pub use pricing::cost_micros;
 pub use record::{UsageRecord, unix_ms};
 pub use sink::{BoxFuture, LogSink, MemorySink, USAGE_LOG_TARGET, UsageSink};
 pub use store_sink::StoreSink;
-pub use writer::{UsageHandle, UsageWriter, WriterConfig, WriterStats, WriterTask};
+pub use writer::{
+    BatchHandle, BatchSink, Names, UsageHandle, UsageWriter, WriterConfig, WriterStats, WriterTask,
+    start_writer,
+};

@@ -1,8 +1,9 @@
-//! The batching usage writer: requests hand records to a [`UsageHandle`] without waiting; one
-//! task batches them off a bounded channel into a [`UsageSink`], flushing on size or interval
-//! and draining everything left on shutdown.
+//! The batching writer: requests hand records to a [`BatchHandle`] without waiting; one task
+//! batches them off a bounded channel into a [`BatchSink`], flushing on size or interval and
+//! draining everything left on shutdown. Usage records ([`UsageWriter`]) and request logs
+//! ([`super::request_log`]) each run one.
 //!
-//! Every record handed to [`UsageHandle::record`] ends up in exactly one counter: `written`
+//! Every record handed to [`BatchHandle::record`] ends up in exactly one counter: `written`
 //! (the sink accepted its batch), `dropped` (the channel was full, or the writer had stopped)
 //! or `failed` (the sink refused its batch on every attempt).
 
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{UsageRecord, UsageSink};
+use super::{BoxFuture, UsageRecord, UsageSink};
 
 /// At most one "records dropped" warning per this period.
 const DROP_WARN_EVERY: Duration = Duration::from_secs(1);
@@ -68,9 +69,33 @@ pub struct WriterStats {
     pub failed: u64,
 }
 
+/// Stores batches of one kind of record; the writer task calls it for one batch at a time.
+/// The error is a description for the log; the writer retries the batch.
+pub trait BatchSink<T>: Send + Sync {
+    fn write_batch(&self, batch: Vec<T>) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// What the writer's log lines call its records, its channel and itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Names {
+    /// e.g. "usage records".
+    pub records: &'static str,
+    /// e.g. "the usage channel is full".
+    pub full: &'static str,
+    /// e.g. "the usage writer has stopped".
+    pub stopped: &'static str,
+}
+
+const USAGE_NAMES: Names = Names {
+    records: "usage records",
+    full: "the usage channel is full",
+    stopped: "the usage writer has stopped",
+};
+
 /// Counters shared by the handles and the task.
 #[derive(Debug)]
 struct Shared {
+    names: Names,
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
@@ -82,8 +107,14 @@ struct Shared {
 }
 
 impl Shared {
+    #[cfg(test)]
     fn new() -> Self {
+        Self::named(USAGE_NAMES)
+    }
+
+    fn named(names: Names) -> Self {
         Self {
+            names,
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -132,28 +163,41 @@ impl Shared {
         tracing::warn!(
             dropped = count,
             dropped_total = self.dropped.load(Ordering::Relaxed),
-            "usage records dropped: {reason}"
+            "{} dropped: {reason}",
+            self.names.records
         );
         Some(count)
     }
 }
 
-/// Hands usage records to the writer. Cheap to clone; [`record`](Self::record) never waits.
-#[derive(Debug, Clone)]
-pub struct UsageHandle {
-    tx: mpsc::Sender<UsageRecord>,
+/// Hands usage records to the writer.
+pub type UsageHandle = BatchHandle<UsageRecord>;
+
+/// Hands records to a writer. Cheap to clone; [`record`](Self::record) never waits.
+#[derive(Debug)]
+pub struct BatchHandle<T> {
+    tx: mpsc::Sender<T>,
     shared: Arc<Shared>,
 }
 
-impl UsageHandle {
+impl<T> Clone for BatchHandle<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> BatchHandle<T> {
     /// Queues `record` for writing, or — when the channel is full or the writer has stopped —
     /// counts it as dropped and logs (at most one warning a second). Never waits.
-    pub fn record(&self, record: UsageRecord) {
+    pub fn record(&self, record: T) {
         match self.tx.try_send(record) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.shared.dropped_one("the usage channel is full"),
+            Err(TrySendError::Full(_)) => self.shared.dropped_one(self.shared.names.full),
             Err(TrySendError::Closed(_)) => {
-                self.shared.dropped_one("the usage writer has stopped");
+                self.shared.dropped_one(self.shared.names.stopped);
             }
         }
     }
@@ -200,7 +244,7 @@ impl WriterTask {
     /// channel is drained — and returns the final counts.
     pub async fn join(self) -> WriterStats {
         if let Err(e) = self.task.await {
-            tracing::error!("usage writer task failed: {e}");
+            tracing::error!("the writer of {} failed: {e}", self.shared.names.records);
         }
         self.shared.stats()
     }
@@ -230,6 +274,26 @@ impl UsageWriter {
     /// Spawns the writer task on the current Tokio runtime and returns the handle requests
     /// record through (clone it freely) and the task to shut down at exit.
     pub fn start(sink: Arc<dyn UsageSink>, cfg: WriterConfig) -> (UsageHandle, WriterTask) {
+        start_writer(Arc::new(UsageBatches(sink)), cfg, USAGE_NAMES)
+    }
+}
+
+/// A [`UsageSink`] as the writer's sink.
+struct UsageBatches(Arc<dyn UsageSink>);
+
+impl BatchSink<UsageRecord> for UsageBatches {
+    fn write_batch(&self, batch: Vec<UsageRecord>) -> BoxFuture<'_, Result<(), String>> {
+        self.0.write_batch(batch)
+    }
+}
+
+/// Spawns a batching writer into `sink` on the current Tokio runtime.
+pub fn start_writer<T: Clone + Send + 'static>(
+    sink: Arc<dyn BatchSink<T>>,
+    cfg: WriterConfig,
+    names: Names,
+) -> (BatchHandle<T>, WriterTask) {
+    {
         let cfg = WriterConfig {
             capacity: cfg.capacity.max(1),
             batch: cfg.batch.max(1),
@@ -237,7 +301,7 @@ impl UsageWriter {
             ..cfg
         };
         let (tx, rx) = mpsc::channel(cfg.capacity);
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::named(names));
         let stop = CancellationToken::new();
         let worker = Worker {
             rx,
@@ -248,7 +312,7 @@ impl UsageWriter {
         // The handle is kept in `WriterTask`, which `shutdown` awaits.
         let task = tokio::spawn(worker.run(stop.clone()));
         (
-            UsageHandle {
+            BatchHandle {
                 tx,
                 shared: Arc::clone(&shared),
             },
@@ -257,14 +321,14 @@ impl UsageWriter {
     }
 }
 
-struct Worker {
-    rx: mpsc::Receiver<UsageRecord>,
-    sink: Arc<dyn UsageSink>,
+struct Worker<T> {
+    rx: mpsc::Receiver<T>,
+    sink: Arc<dyn BatchSink<T>>,
     cfg: WriterConfig,
     shared: Arc<Shared>,
 }
 
-impl Worker {
+impl<T: Clone + Send + 'static> Worker<T> {
     async fn run(mut self, stop: CancellationToken) {
         let batch = self.cfg.batch;
         let mut buf = Vec::with_capacity(batch);
@@ -317,12 +381,13 @@ impl Worker {
             written = stats.written,
             dropped = stats.dropped,
             failed = stats.failed,
-            "usage writer stopped"
+            "the writer of {} stopped",
+            self.shared.names.records
         );
     }
 
     /// Writes `buf` as one batch, retrying with backoff; afterwards `buf` is empty.
-    async fn flush(&self, buf: &mut Vec<UsageRecord>) {
+    async fn flush(&self, buf: &mut Vec<T>) {
         let mut batch = std::mem::replace(buf, Vec::with_capacity(self.cfg.batch));
         let count = batch.len() as u64;
         let mut backoff = self.cfg.backoff;
@@ -348,7 +413,8 @@ impl Worker {
                 tracing::error!(
                     records = count,
                     attempts = attempt,
-                    "usage records lost: the sink failed every attempt: {error}"
+                    "{} lost: the sink failed every attempt: {error}",
+                    self.shared.names.records
                 );
                 return;
             }
@@ -356,7 +422,8 @@ impl Worker {
                 records = count,
                 attempt,
                 retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
-                "usage batch write failed, retrying: {error}"
+                "writing a batch of {} failed, retrying: {error}",
+                self.shared.names.records
             );
             tokio::time::sleep(backoff).await;
             backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
@@ -364,7 +431,7 @@ impl Worker {
     }
 
     /// One attempt, bounded by the write timeout; a panicking sink is a failed attempt.
-    async fn write(&self, batch: Vec<UsageRecord>) -> Result<(), String> {
+    async fn write(&self, batch: Vec<T>) -> Result<(), String> {
         // The call inside the future too: a sink may panic before returning its future.
         let attempt = AssertUnwindSafe(async { self.sink.write_batch(batch).await }).catch_unwind();
         match tokio::time::timeout(self.cfg.write_timeout, attempt).await {

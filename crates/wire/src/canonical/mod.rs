@@ -13,6 +13,7 @@
 //! - [`response`] — [`Response`] and [`StopReason`].
 //! - [`stream`] — [`StreamEvent`]: the block-structured delta stream.
 
+mod estimate;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -20,6 +21,7 @@ pub mod stream;
 #[cfg(test)]
 pub(crate) mod arb;
 
+pub use estimate::{IMAGE_TOKENS, estimate_input_tokens};
 pub use request::{
     Block, Image, ImageSource, Message, Passthrough, Reasoning, Request, ResponseFormat, Role,
     Sampling, Text, Thinking, Tool, ToolChoice, ToolResult, ToolResultContent, ToolUse,

@@ -1,0 +1,63 @@
+//! A non-streamed answer, translated: the upstream's JSON body is read (bounded), decoded to
+//! canonical and encoded in the client's dialect with the client's model name. Nothing is
+//! sent before the whole answer is in, so any failure can still fall back.
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use super::super::{RelayCtx, RelayError, next_piece};
+use super::embedded_error;
+use crate::error::GatewayError;
+use crate::telemetry::Outcome;
+
+/// The largest upstream JSON answer translated.
+const MAX_BODY: usize = 64 << 20;
+
+pub(super) fn to_anthropic(
+    upstream: reqwest::Response,
+    mut ctx: RelayCtx,
+) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
+    async_stream::stream! {
+        let mut body = Box::pin(upstream.bytes_stream());
+        let mut buf = Vec::new();
+        let read = loop {
+            match next_piece(&mut body, &ctx).await {
+                Ok(Some(piece)) if buf.len() + piece.len() <= MAX_BODY => buf.extend_from_slice(&piece),
+                Ok(Some(_)) => break Err(protocol(&ctx, format!("the response is larger than {MAX_BODY} bytes"))),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        let rendered = read.and_then(|()| render(&buf, &mut ctx));
+        match rendered {
+            Ok(out) => {
+                ctx.exchange.mark_first_byte();
+                ctx.exchange.finish(Outcome::Completed);
+                yield Ok(out);
+            }
+            Err(e) => yield Err(ctx.before_start(e)),
+        }
+    }
+}
+
+fn protocol(ctx: &RelayCtx, detail: String) -> GatewayError {
+    GatewayError::UpstreamProtocol {
+        provider: ctx.provider.clone(),
+        detail,
+    }
+}
+
+fn render(body: &[u8], ctx: &mut RelayCtx) -> Result<Bytes, GatewayError> {
+    let upstream: wire::openai::ChatCompletionResponse = serde_json::from_slice(body)
+        .map_err(|e| protocol(ctx, format!("the response is not a chat completion: {e}")))?;
+    if let Some(err) = embedded_error(&ctx.provider, &upstream.extra) {
+        return Err(err);
+    }
+    let mut canonical = wire::openai::codec::decode_response(&upstream);
+    canonical.model.clone_from(&ctx.client_model);
+    ctx.exchange.usage = Some(canonical.usage);
+    let message = wire::anthropic::codec::encode_response(&canonical);
+    serde_json::to_vec(&message)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::Internal(e.to_string()))
+}
