@@ -595,3 +595,103 @@ async fn fallback_moves_to_the_next_target_before_anything_is_streamed() {
         "second"
     );
 }
+
+#[tokio::test]
+async fn thinking_becomes_reasoning_effort_only_for_models_that_reason() {
+    let gw = TestGateway::with(|_| {
+        "[providers.mock.models.\"o-mini\"]\ncapabilities = [\"tools\", \"reasoning\"]\n".into()
+    })
+    .await;
+    let mut req = messages("mock/o-mini", "think");
+    req["thinking"] = json!({ "type": "enabled", "budget_tokens": 4000 });
+    assert_eq!(gw.post("/v1/messages", &req).await.status(), 200);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["reasoning_effort"], "medium");
+    assert_eq!(sent["max_completion_tokens"], 100);
+    assert!(sent.get("max_tokens").is_none());
+
+    req["model"] = json!("fast");
+    assert_eq!(gw.post("/v1/messages", &req).await.status(), 200);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert!(
+        sent.get("reasoning_effort").is_none(),
+        "gpt-4o-mini does not reason"
+    );
+    assert_eq!(sent["max_tokens"], 100);
+}
+
+#[tokio::test]
+async fn upstream_reasoning_streams_as_a_thinking_block() {
+    let gw = TestGateway::start().await;
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({ "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                    "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+        )
+    };
+    gw.mock.push(Reply::Raw {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        body: [
+            chunk(
+                json!({ "role": "assistant", "reasoning_content": "Let me " }),
+                Value::Null,
+            ),
+            chunk(json!({ "reasoning_content": "think." }), Value::Null),
+            chunk(json!({ "content": "42" }), Value::Null),
+            chunk(json!({}), json!("stop")),
+            "data: [DONE]\n\n".to_owned(),
+        ]
+        .concat(),
+    });
+    let mut req = messages("fast", "answer?");
+    req["stream"] = json!(true);
+    let events = events(gw.post("/v1/messages", &req).await).await;
+    assert_eq!(
+        shape(&events),
+        [
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(
+        events[2].1["content_block"],
+        json!({ "type": "thinking", "thinking": "", "signature": "" })
+    );
+    assert_eq!(
+        events[3].1["delta"],
+        json!({ "type": "thinking_delta", "thinking": "Let me " })
+    );
+    assert_eq!(events[6].1["content_block"]["type"], "text");
+    assert_eq!(events[7].1["delta"]["text"], "42");
+}
+
+#[tokio::test]
+async fn images_reach_the_upstream_as_data_urls() {
+    let gw = TestGateway::start().await;
+    let mut req = messages("fast", "x");
+    req["messages"][0]["content"] = json!([
+        { "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo=" } },
+        { "type": "image", "source": { "type": "url", "url": "https://example.com/a.png" } },
+        { "type": "text", "text": "what is this?" }
+    ]);
+    assert_eq!(gw.post("/v1/messages", &req).await.status(), 200);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["messages"][0]["content"],
+        json!([
+            { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBORw0KGgo=" } },
+            { "type": "image_url", "image_url": { "url": "https://example.com/a.png" } },
+            { "type": "text", "text": "what is this?" }
+        ])
+    );
+}

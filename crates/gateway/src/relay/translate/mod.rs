@@ -41,6 +41,7 @@ pub(super) fn parse<'b>(
     body: &'b Bytes,
     exchange: &mut Exchange,
 ) -> Result<Parsed<'b>, GatewayError> {
+    exchange.dialect = client;
     let request = decode(body)?;
     exchange.model = Some(request.model.clone());
     exchange.stream = request.stream;
@@ -62,6 +63,10 @@ pub(super) fn parse<'b>(
 /// The upstream body for one target: the canonical request encoded as an OpenAI chat
 /// request for the target's model, with the target's params (where the client set none) and
 /// overrides applied to it.
+///
+/// Reasoning is sent only to models whose capabilities include `reasoning` (OpenAI rejects
+/// `reasoning_effort` for other models); for those, the length limit goes as
+/// `max_completion_tokens`, the only form OpenAI's reasoning models accept.
 pub(super) fn upstream_body(
     t: &Translated,
     target: &PlanTarget<'_>,
@@ -72,6 +77,21 @@ pub(super) fn upstream_body(
     let Some(obj) = value.as_object_mut() else {
         return Err(GatewayError::Internal("a request is not an object".into()));
     };
+    let reasons = target
+        .provider
+        .models
+        .get(target.model)
+        .is_some_and(|m| m.capabilities.iter().any(|c| c == "reasoning"));
+    if reasons {
+        if let Some(max) = obj.remove("max_tokens") {
+            obj.insert("max_completion_tokens".into(), max);
+        }
+    } else if obj.remove("reasoning_effort").is_some() {
+        tracing::debug!(
+            model = target.model,
+            "reasoning dropped: the model is not known to reason"
+        );
+    }
     let settable = |key: &str| key != "model" && key != "stream";
     for (key, v) in target.params.into_iter().flatten() {
         if !obj.contains_key(key) && settable(key) {
