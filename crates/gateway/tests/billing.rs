@@ -69,7 +69,7 @@ struct Fixture {
     limiter: Limiter,
     admin_token: String,
     writer: Option<WriterTask>,
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Fixture {
@@ -80,7 +80,13 @@ impl Fixture {
     /// A gateway over the store in `dir` (its secrets kept across restarts), loading
     /// budgets and balances from it as the binary does at start.
     async fn in_dir(dir: tempfile::TempDir, secrets: Option<SecretBox>) -> Self {
-        let store = Store::open_default(dir.path()).await.unwrap();
+        let mut f = Self::start(dir.path(), secrets, Limiter::memory()).await;
+        f.dir = Some(dir);
+        f
+    }
+
+    async fn start(dir: &std::path::Path, secrets: Option<SecretBox>, limiter: Limiter) -> Self {
+        let store = Store::open_default(dir).await.unwrap();
         store.migrate().await.unwrap();
         let secrets = secrets.unwrap_or_else(|| {
             SecretBox::new(&SecretKey::generate(), &SecretKey::generate()).unwrap()
@@ -96,7 +102,6 @@ impl Fixture {
                 .await
                 .unwrap(),
         );
-        let limiter = Limiter::memory();
         limiter
             .load_from_store(&store, &keys.subjects())
             .await
@@ -136,7 +141,7 @@ impl Fixture {
             limiter,
             admin_token: login["token"].as_str().unwrap().to_owned(),
             writer: Some(writer),
-            dir,
+            dir: None,
         }
     }
 
@@ -238,7 +243,7 @@ impl Fixture {
         self.gw.shutdown().await.unwrap();
         drop(writer);
         self.limiter.shutdown().await;
-        (self.dir, self.secrets)
+        (self.dir.unwrap(), self.secrets)
     }
 }
 
@@ -525,4 +530,66 @@ async fn a_daily_budget_is_still_spent_after_a_restart() {
     let err: Value = refused.json().await.unwrap();
     assert_eq!(err["error"]["code"], "budget_exceeded");
     assert_eq!(f.gw.mock.calls(), 0);
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_never_overspend_one_balance() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL") else {
+        eprintln!("SKIPPED two_instances_sharing_redis: SWITCHBOARD_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("sbtest:billing:{}", Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let redis_limiter = || async { Limiter::with_redis(&url, &prefix).await.unwrap() };
+    let a = Fixture::start(dir.path(), None, redis_limiter().await).await;
+    let (user, key) = a.user_with_key(Limits::default()).await;
+    let body = chat_body("shared", false);
+    let cost = reservation(&body);
+    a.store
+        .deposit(user, 4 * cost + cost / 2, &store::Audit::by("admin"))
+        .await
+        .unwrap();
+    a.limiter.refresh_balance(&a.store, user).await.unwrap();
+    let b = Fixture::start(dir.path(), Some(a.secrets.clone()), redis_limiter().await).await;
+    answer_at_the_estimate(&a.gw.mock, &body);
+    answer_at_the_estimate(&b.gw.mock, &body);
+
+    let calls = (0..20).map(|i| {
+        let (f, key, body) = (if i % 2 == 0 { &a } else { &b }, &key, &body);
+        async move { f.send(key, &format!("r-{i}"), body).await.status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(
+        ok, 4,
+        "both instances together spend the balance once: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 402),
+        "{statuses:?}"
+    );
+    assert_eq!(a.gw.mock.calls() + b.gw.mock.calls(), 4);
+    let charges = a.charges(user, 4).await;
+    assert_eq!(charges.len(), 4);
+    assert_eq!(a.store.balance(user).await.unwrap().cash, cost / 2);
+
+    // A deposit seen by one instance's refresh is usable through the other after its own.
+    a.store
+        .deposit(user, cost, &store::Audit::by("admin"))
+        .await
+        .unwrap();
+    b.limiter.refresh_balance(&b.store, user).await.unwrap();
+    assert_eq!(b.send(&key, "r-more", &body).await.status(), 200);
+    assert_eq!(b.send(&key, "r-none", &body).await.status(), 402);
+
+    let mut conn = redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut conn)
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
+    }
 }

@@ -49,6 +49,14 @@ impl Admission {
         self.balance.as_ref().map(|b| b.user.as_str())
     }
 
+    /// Where this request's balance reservation was made, for confirming its charge was
+    /// written ([`Limiter::balance_written`](super::Limiter::balance_written)).
+    pub fn balance_ticket(&self) -> Option<super::BalanceTicket> {
+        self.balance
+            .as_ref()
+            .map(super::balance::BalanceHold::ticket)
+    }
+
     /// The tokens counted against tokens-per-minute at admission.
     pub fn estimated_tokens(&self) -> u64 {
         self.held.as_ref().map_or(0, |h| h.estimated_tokens)
@@ -58,7 +66,7 @@ impl Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         if let Some(hold) = self.balance.take() {
-            self.shared.balances.settle(&hold, 0);
+            self.shared.release_balance(hold);
         }
         if let Some(held) = self.held.take()
             && !held.parts.is_empty()

@@ -21,11 +21,18 @@
 //! credit limit and, like `Store::settle`, past it (a call that happened is always charged).
 //!
 //! Users not in the book are not billed: nothing is reserved or charged for them.
+//!
+//! **With Redis** the same arithmetic runs in Redis (`redis/balance.lua`) on counters shared
+//! by every instance, so N instances together cannot spend more than the balance either;
+//! each instance keeps its own snapshot ([`RedisBalance`]: the balance it read and the
+//! shared `written` counter read before it). While Redis is unreachable, this instance's
+//! book serves (per-instance balances, like the other limits).
 
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
+use super::admission::Backend;
 use super::outcome::Refusal;
 use super::spec::{Scope, Who};
 
@@ -34,12 +41,23 @@ pub(super) struct BalanceBook {
     cells: Mutex<HashMap<String, Cell>>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Cell {
     base: i64,
     mark: i64,
     charged: i64,
     written: i64,
+    /// This instance's snapshot for the shared Redis counters.
+    redis: Option<RedisBalance>,
+}
+
+/// A balance read from the database with the shared `written` counter read before it, and
+/// the epoch of the Redis hash that counter belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RedisBalance {
+    pub base: i64,
+    pub mark: i64,
+    pub epoch: String,
 }
 
 impl Cell {
@@ -54,6 +72,34 @@ impl Cell {
 pub(super) struct BalanceHold {
     pub user: String,
     pub reserved: i64,
+    pub backend: Backend,
+    /// The Redis hash's epoch (Redis reservations only).
+    pub epoch: Option<String>,
+}
+
+impl BalanceHold {
+    pub fn ticket(&self) -> BalanceTicket {
+        BalanceTicket {
+            user: self.user.clone(),
+            backend: self.backend,
+            epoch: self.epoch.clone(),
+        }
+    }
+}
+
+/// Where a settled charge was counted, for confirming it was written to the database.
+#[derive(Debug, Clone)]
+pub struct BalanceTicket {
+    pub(super) user: String,
+    pub(super) backend: Backend,
+    pub(super) epoch: Option<String>,
+}
+
+impl BalanceTicket {
+    /// The billed user.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
 }
 
 impl BalanceBook {
@@ -67,15 +113,6 @@ impl BalanceBook {
         self.cells.lock().get(user).map_or(0, |c| c.written)
     }
 
-    /// The marks of every billed user.
-    pub fn marks(&self) -> HashMap<String, i64> {
-        self.cells
-            .lock()
-            .iter()
-            .map(|(user, c)| (user.clone(), c.written))
-            .collect()
-    }
-
     /// Installs a balance read from the database: `available` (cash + credit) and the
     /// `mark` read before it. Makes the user billed.
     pub fn install(&self, user: &str, available: i64, mark: i64) {
@@ -83,6 +120,17 @@ impl BalanceBook {
         let cell = cells.entry(user.to_owned()).or_default();
         cell.base = available;
         cell.mark = mark;
+    }
+
+    /// Installs this instance's snapshot for the shared Redis counters.
+    pub fn install_redis(&self, user: &str, snapshot: RedisBalance) {
+        let mut cells = self.cells.lock();
+        cells.entry(user.to_owned()).or_default().redis = Some(snapshot);
+    }
+
+    /// This instance's snapshot for the shared Redis counters, if one was read.
+    pub fn redis_snapshot(&self, user: &str) -> Option<RedisBalance> {
+        self.cells.lock().get(user).and_then(|c| c.redis.clone())
     }
 
     /// What `user` may spend right now; `None` when the user is not billed.
@@ -112,6 +160,8 @@ impl BalanceBook {
         Ok(Some(BalanceHold {
             user: user.to_owned(),
             reserved: cost,
+            backend: Backend::Memory,
+            epoch: None,
         }))
     }
 

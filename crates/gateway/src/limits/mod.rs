@@ -59,6 +59,7 @@ use tokio_util::task::TaskTracker;
 
 pub use self::redis::RedisOptions;
 pub use admission::{Admission, Backend};
+pub use balance::BalanceTicket;
 pub use outcome::{CONCURRENCY_RETRY_AFTER, RateHeaders, Refusal, format_reset};
 pub use seed::BALANCE_REFRESH_EVERY;
 pub use spec::{Budget, BudgetPeriod, LimitSpec, Scope, Subject, Who};
@@ -89,7 +90,7 @@ pub struct Limiter {
 #[derive(Debug)]
 pub(crate) struct Shared {
     memory: MemoryBackend,
-    /// Billed users' balances (always per instance, in memory).
+    /// Billed users' balances: this instance's book, and its snapshots for Redis.
     balances: BalanceBook,
     redis: Option<RedisBackend>,
     health: Health,
@@ -160,7 +161,7 @@ impl Limiter {
         estimated_cost_micros: i64,
     ) -> Result<(Admission, RateHeaders), Refusal> {
         let balance = match &subject.user {
-            Some((user, _)) => self.shared.balances.reserve(user, estimated_cost_micros)?,
+            Some((user, _)) => self.reserve_balance(user, estimated_cost_micros).await?,
             None => None,
         };
         match self
@@ -177,11 +178,50 @@ impl Limiter {
             )),
             Err(refusal) => {
                 if let Some(hold) = balance {
-                    self.shared.balances.settle(&hold, 0);
+                    self.shared.settle_balance(hold, 0).await;
                 }
                 Err(refusal)
             }
         }
+    }
+
+    /// Reserves `cost` against a billed user's balance: in Redis when it is configured,
+    /// healthy and this instance has a snapshot for it, else in this instance's book.
+    async fn reserve_balance(
+        &self,
+        user: &str,
+        cost: i64,
+    ) -> Result<Option<balance::BalanceHold>, Refusal> {
+        if let Some(redis) = &self.shared.redis
+            && self.shared.health.is_healthy()
+            && let Some(snapshot) = self.shared.balances.redis_snapshot(user)
+        {
+            let op_timeout = redis.options.op_timeout;
+            match timeout(op_timeout, redis.balance_reserve(user, &snapshot, cost)).await {
+                Ok(Ok(Ok(epoch))) => {
+                    return Ok(Some(balance::BalanceHold {
+                        user: user.to_owned(),
+                        reserved: cost,
+                        backend: Backend::Redis,
+                        epoch: Some(epoch),
+                    }));
+                }
+                Ok(Ok(Err(available))) => {
+                    return Err(Refusal::Balance {
+                        who: Who {
+                            scope: Scope::User,
+                            id: user.to_owned(),
+                        },
+                        available,
+                        needed: cost,
+                    });
+                }
+                Ok(Err(e)) => self.shared.redis_failed(&e.to_string()),
+                Err(_) => self.shared.redis_failed(&timed_out(op_timeout)),
+            }
+            self.shared.health.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared.balances.reserve(user, cost)
     }
 
     /// The rate, concurrency and budget part of [`Limiter::admit`].
@@ -226,7 +266,10 @@ impl Limiter {
         actual_cost_micros: i64,
     ) {
         if let Some(hold) = admission.balance.take() {
-            admission.shared.balances.settle(&hold, actual_cost_micros);
+            admission
+                .shared
+                .settle_balance(hold, actual_cost_micros)
+                .await;
         }
         if let Some(held) = admission.held.take() {
             admission
@@ -247,26 +290,73 @@ impl Limiter {
         self.shared.balances.available(user)
     }
 
-    /// How much of this instance's charges to `user` is written to the database. Read it
-    /// *before* reading the balance passed to [`Limiter::set_balance`].
-    pub fn balance_mark(&self, user: &str) -> i64 {
-        self.shared.balances.mark(user)
-    }
-
-    /// [`Limiter::balance_mark`] of every billed user.
-    pub fn balance_marks(&self) -> std::collections::HashMap<String, i64> {
-        self.shared.balances.marks()
+    /// How much of the charges to `user` is written to the database, in this instance's
+    /// book and (when Redis answers) in the shared counters. Read it *before* reading the
+    /// balance passed to [`Limiter::set_balance`].
+    pub async fn balance_mark(&self, user: &str) -> BalanceMark {
+        let memory = self.shared.balances.mark(user);
+        let mut redis_mark = None;
+        if let Some(redis) = &self.shared.redis
+            && self.shared.health.is_healthy()
+        {
+            let op_timeout = redis.options.op_timeout;
+            match timeout(op_timeout, redis.balance_mark(user)).await {
+                Ok(Ok(mark)) => redis_mark = Some(mark),
+                Ok(Err(e)) => self.shared.redis_failed(&e.to_string()),
+                Err(_) => self.shared.redis_failed(&timed_out(op_timeout)),
+            }
+        }
+        BalanceMark {
+            memory,
+            redis: redis_mark,
+        }
     }
 
     /// Installs `user`'s balance (cash + credit) as read from the database, with the mark
     /// read before it; from now on the user is billed.
-    pub fn set_balance(&self, user: &str, available_micros: i64, mark: i64) {
-        self.shared.balances.install(user, available_micros, mark);
+    pub fn set_balance(&self, user: &str, available_micros: i64, mark: &BalanceMark) {
+        self.shared
+            .balances
+            .install(user, available_micros, mark.memory);
+        if let Some((written, epoch)) = &mark.redis {
+            self.shared.balances.install_redis(
+                user,
+                balance::RedisBalance {
+                    base: available_micros,
+                    mark: *written,
+                    epoch: epoch.clone(),
+                },
+            );
+        }
     }
 
-    /// A settled charge of `amount_micros` to `user` has been written to the database.
-    pub fn balance_written(&self, user: &str, amount_micros: i64) {
-        self.shared.balances.written(user, amount_micros);
+    /// A settled charge of `amount_micros` has been written to the database.
+    pub async fn balance_written(&self, ticket: &BalanceTicket, amount_micros: i64) {
+        match (ticket.backend, &self.shared.redis, &ticket.epoch) {
+            (Backend::Redis, Some(redis), Some(epoch)) => {
+                let op_timeout = redis.options.op_timeout;
+                let call = redis.balance_adjust(
+                    &ticket.user,
+                    redis::BalanceOp::Written,
+                    epoch,
+                    amount_micros,
+                );
+                let error = match timeout(op_timeout, call).await {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => timed_out(op_timeout),
+                };
+                // Not counted as written: the user sees this charge twice (less money)
+                // until Redis's counters are reset. Never more money than there is.
+                self.shared.redis_failed(&error);
+                self.shared
+                    .health
+                    .lost_settlements
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(user = %ticket.user, error, "a written balance charge was not confirmed in Redis");
+            }
+            _ => self.shared.balances.written(&ticket.user, amount_micros),
+        }
     }
 
     /// Whether limits are shared through Redis right now.
@@ -298,7 +388,56 @@ impl Limiter {
     }
 }
 
+/// Where the written part of a user's charges stood before a balance was read: in this
+/// instance's book, and in Redis's shared counters (with their epoch) when Redis answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BalanceMark {
+    memory: i64,
+    redis: Option<(i64, String)>,
+}
+
 impl Shared {
+    /// Settles a balance reservation to the actual cost, where it was made.
+    async fn settle_balance(&self, hold: balance::BalanceHold, actual: i64) {
+        match (hold.backend, &self.redis, &hold.epoch) {
+            (Backend::Redis, Some(redis), Some(epoch)) => {
+                let op_timeout = redis.options.op_timeout;
+                let delta = actual.saturating_sub(hold.reserved);
+                if delta == 0 {
+                    return;
+                }
+                let call = redis.balance_adjust(&hold.user, redis::BalanceOp::Settle, epoch, delta);
+                let error = match timeout(op_timeout, call).await {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => timed_out(op_timeout),
+                };
+                // The reservation stays counted in full: conservative when the actual cost
+                // was lower, short by the excess when it was higher.
+                self.health.lost_settlements.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(user = %hold.user, error, "a balance settlement did not reach Redis");
+            }
+            _ => self.balances.settle(&hold, actual),
+        }
+    }
+
+    /// A balance reservation was dropped unsettled: release it (cost 0).
+    fn release_balance(self: &Arc<Self>, hold: balance::BalanceHold) {
+        if hold.backend == Backend::Memory {
+            return self.balances.settle(&hold, 0);
+        }
+        match Handle::try_current() {
+            Ok(handle) => {
+                let me = Arc::clone(self);
+                self.tasks
+                    .spawn_on(async move { me.settle_balance(hold, 0).await }, &handle);
+            }
+            Err(_) => {
+                self.health.lost_settlements.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     async fn settle(self: &Arc<Self>, held: Held, actual_tokens: u64, actual_cost_micros: i64) {
         if held.parts.is_empty() {
             return;

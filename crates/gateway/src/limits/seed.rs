@@ -83,13 +83,22 @@ impl Limiter {
     /// Reads every billed user's balance and installs it. Returns how many users are
     /// billed.
     pub async fn load_balances(&self, store: &Store) -> store::Result<usize> {
-        // Marks first, then the balances: see `balance` for why this order is safe.
-        let marks = self.balance_marks();
+        // Marks first, then the balances (see `balance` for why this order is safe); the
+        // first read only says whose marks to take.
+        let users = store.billed_balances().await?;
+        let mut marks = HashMap::with_capacity(users.len());
+        for (user, _) in &users {
+            let id = user.to_string();
+            let mark = self.balance_mark(&id).await;
+            marks.insert(id, mark);
+        }
         let balances = store.billed_balances().await?;
         for (user, balance) in &balances {
             let id = user.to_string();
-            let mark = marks.get(&id).copied().unwrap_or(0);
-            self.set_balance(&id, balance.available(), mark);
+            // A user billed between the two reads: its first refresh comes next time.
+            if let Some(mark) = marks.get(&id) {
+                self.set_balance(&id, balance.available(), mark);
+            }
         }
         Ok(balances.len())
     }
@@ -98,9 +107,9 @@ impl Limiter {
     /// a user never touched by a balance operation stays unbilled.
     pub async fn refresh_balance(&self, store: &Store, user: Uuid) -> store::Result<()> {
         let id = user.to_string();
-        let mark = self.balance_mark(&id);
+        let mark = self.balance_mark(&id).await;
         if let Some(balance) = store.billed_balance(user).await? {
-            self.set_balance(&id, balance.available(), mark);
+            self.set_balance(&id, balance.available(), &mark);
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use wire::Usage;
 
 use super::{UsageHandle, UsageRecord, cost_micros, unix_ms};
-use crate::limits::{Admission, Limiter};
+use crate::limits::{Admission, BalanceTicket, Limiter};
 use crate::providers::Prices;
 use crate::telemetry::Exchange;
 
@@ -224,16 +224,15 @@ impl Meter {
         let tokens = usage.total();
         let cost = cost.unwrap_or(0);
         let charge = admission
-            .billed_user()
-            .map(str::to_owned)
+            .balance_ticket()
             .zip(self.store)
             .filter(|_| cost > 0);
         // Settling may talk to Redis and charging talks to the database: never on the
         // caller's path (this runs from Drop too).
         self.tasks.spawn(async move {
             limiter.settle(admission, tokens, cost).await;
-            if let Some((user, store)) = charge {
-                charge_balance(&limiter, &store, &user, cost, request_id).await;
+            if let Some((ticket, store)) = charge {
+                charge_balance(&limiter, &store, &ticket, cost, request_id).await;
             }
         });
     }
@@ -243,10 +242,11 @@ impl Meter {
 async fn charge_balance(
     limiter: &Limiter,
     store: &store::Store,
-    user: &str,
+    ticket: &BalanceTicket,
     cost: i64,
     request_id: String,
 ) {
+    let user = ticket.user();
     let Ok(id) = uuid::Uuid::from_str(user) else {
         tracing::error!(user, "billed user id is not a UUID; charge not written");
         return;
@@ -257,7 +257,7 @@ async fn charge_balance(
         request_id: Some(request_id.clone()),
     };
     match store.settle(id, cost, &audit).await {
-        Ok(_) => limiter.balance_written(user, cost),
+        Ok(_) => limiter.balance_written(ticket, cost).await,
         // The charge stays counted in memory (the user cannot spend it twice) until restart.
         Err(e) => tracing::error!(
             user,

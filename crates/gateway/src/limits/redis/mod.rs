@@ -10,7 +10,9 @@
 //! - `{p}:cc:k:{id}`: concurrency leases (sorted set, member = lease id, score = expiry in
 //!   ms): a lease an instance never released (it crashed) expires after the lease TTL;
 //! - `{p}:bd:k:{id}:{period tag}`: spent + reserved micro-units of one budget period,
-//!   expiring two days after the period ends (never for a total budget).
+//!   expiring two days after the period ends (never for a total budget);
+//! - `{p}:bl:u:{id}`: a billed user's balance counters (hash: charged, written, epoch; see
+//!   `balance.lua`), never expiring.
 //!
 //! A script touches keys it computes (the budget period), so this backend needs a single
 //! Redis server (or a primary with replicas), not a Redis Cluster.
@@ -21,6 +23,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Script, Value};
 
 use super::admission::{Backend, Held, HeldPart};
+use super::balance::RedisBalance;
 use super::outcome::{RateHeaders, Refusal};
 use super::period::period_code;
 use super::spec::{Scope, Subject, Who};
@@ -52,6 +55,7 @@ pub(super) struct RedisBackend {
     prefix: String,
     admit: Script,
     settle: Script,
+    balance: Script,
     pub options: RedisOptions,
 }
 
@@ -80,6 +84,7 @@ impl RedisBackend {
             prefix: prefix.trim_end_matches(':').to_owned(),
             admit: Script::new(include_str!("admit.lua")),
             settle: Script::new(include_str!("settle.lua")),
+            balance: Script::new(include_str!("balance.lua")),
             options,
         })
     }
@@ -236,6 +241,78 @@ impl RedisBackend {
         let mut conn = self.conn.clone();
         call.invoke_async::<i64>(&mut conn).await.map(|_| ())
     }
+}
+
+impl RedisBackend {
+    async fn balance_call(&self, user: &str, args: &[&str]) -> RedisResult<Vec<Value>> {
+        let mut call = self.balance.prepare_invoke();
+        call.key(self.key("bl", Scope::User, user));
+        for a in args {
+            call.arg(*a);
+        }
+        let mut conn = self.conn.clone();
+        call.invoke_async(&mut conn).await
+    }
+
+    /// The user's `written` counter and the hash's epoch (creating the hash if needed).
+    pub async fn balance_mark(&self, user: &str) -> RedisResult<(i64, String)> {
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        let reply = self.balance_call(user, &["mark", &fresh]).await?;
+        let r = Reply(&reply);
+        let written = r.string(0)?.parse().map_err(|_| protocol("written"))?;
+        Ok((written, r.string(1)?))
+    }
+
+    /// Reserves `cost` against the shared counters and this instance's snapshot. `Ok(epoch)`
+    /// when reserved; `Err(available)` when the balance does not cover it.
+    pub async fn balance_reserve(
+        &self,
+        user: &str,
+        snapshot: &RedisBalance,
+        cost: i64,
+    ) -> RedisResult<Result<String, i64>> {
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        let (base, mark, cost_s) = (
+            snapshot.base.to_string(),
+            snapshot.mark.to_string(),
+            cost.to_string(),
+        );
+        let args = ["reserve", &fresh, &base, &mark, &snapshot.epoch, &cost_s];
+        let reply = self.balance_call(user, &args).await?;
+        let r = Reply(&reply);
+        if r.int(0)? == 1 {
+            Ok(Ok(r.string(2)?))
+        } else {
+            let available = r.string(1)?.parse().map_err(|_| protocol("available"))?;
+            Ok(Err(available))
+        }
+    }
+
+    /// Adds `delta` to `charged` (`settle`) or `written` (`written`), if the hash is still
+    /// the one the reservation was made in.
+    pub async fn balance_adjust(
+        &self,
+        user: &str,
+        op: BalanceOp,
+        epoch: &str,
+        delta: i64,
+    ) -> RedisResult<()> {
+        let op = match op {
+            BalanceOp::Settle => "settle",
+            BalanceOp::Written => "written",
+        };
+        let delta = delta.to_string();
+        self.balance_call(user, &[op, epoch, &delta])
+            .await
+            .map(|_| ())
+    }
+}
+
+/// What [`RedisBackend::balance_adjust`] changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BalanceOp {
+    Settle,
+    Written,
 }
 
 /// Reads a script's reply array by position.
