@@ -1,10 +1,14 @@
-//! `switchboard admin …`: users, keys and the secret key, working on the database directly
-//! (no running gateway needed; a running one picks key changes up within seconds).
+//! `switchboard admin …`: users, keys, providers and the secret key, working on the
+//! database directly (no running gateway needed; a running one picks changes up within
+//! seconds).
 
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use gateway::providers::discovery;
+use serde_json::json;
 use store::{
     BudgetPeriod, KeyFilter, KeySources, Limits, NewApiKey, NewUser, Page, Role, UserFilter,
     now_millis,
@@ -25,6 +29,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Upstream providers kept in the database (beside the config file's).
+    Provider {
+        #[command(subcommand)]
+        command: ProviderCommand,
+    },
     /// Re-encrypt every stored credential under a new key in the key file.
     RotateSecret,
     /// Admin API tokens.
@@ -32,6 +41,33 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ProviderCommand {
+    /// Store an OpenAI-compatible provider (or replace its config; a key is added): the
+    /// gateway routes `ID/model` to it within seconds.
+    Add {
+        /// The provider id: what clients write before the slash (`ID/model`).
+        id: String,
+        /// Its OpenAI-compatible API, e.g. https://llm.example.com/v1.
+        #[arg(long)]
+        base_url: String,
+        /// Its API key: literal, or env:NAME (read now). Stored encrypted. Without a key
+        /// the provider is called without one (auth none).
+        #[arg(long)]
+        key: Option<String>,
+        /// How the key is sent: bearer (the default), api-key, header:NAME or none.
+        #[arg(long)]
+        auth: Option<String>,
+        /// Ask the upstream for its models (GET BASE_URL/models, with the key) and record
+        /// them, with their context windows where the listing gives them. If the probe
+        /// fails, nothing is saved.
+        #[arg(long)]
+        detect: bool,
+    },
+    /// List the stored providers (the config file's are in `config check`).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -150,9 +186,45 @@ fn dollars_to_micros(text: &str) -> anyhow::Result<i64> {
         .context("--budget is too large")
 }
 
-pub async fn run(command: AdminCommand, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn run(
+    command: AdminCommand,
+    data_dir: &Path,
+    config_path: Option<&Path>,
+) -> anyhow::Result<()> {
     let store = persist::open_store(data_dir).await?;
     match command {
+        AdminCommand::Provider {
+            command:
+                ProviderCommand::Add {
+                    id,
+                    base_url,
+                    key,
+                    auth,
+                    detect,
+                },
+        } => {
+            let add = AddProvider {
+                id,
+                base_url,
+                key,
+                auth,
+                detect,
+            };
+            add_provider(&store, data_dir, config_path, add).await?;
+        }
+        AdminCommand::Provider {
+            command: ProviderCommand::List,
+        } => {
+            for p in store.list_providers().await? {
+                let keys = store.list_credentials(Some(&p.id)).await?.len();
+                let models = p.config["models"].as_object().map_or(0, |m| m.len());
+                println!(
+                    "{:<16} {}  {keys} key(s), {models} model(s)",
+                    p.id,
+                    p.config["base_url"].as_str().unwrap_or("(catalog)")
+                );
+            }
+        }
         AdminCommand::User {
             command:
                 UserCommand::Create {
@@ -275,6 +347,94 @@ pub async fn run(command: AdminCommand, data_dir: &Path) -> anyhow::Result<()> {
             println!("secret key rotated; {rotated} credentials re-encrypted");
         }
     }
+    Ok(())
+}
+
+struct AddProvider {
+    id: String,
+    base_url: String,
+    key: Option<String>,
+    auth: Option<String>,
+    detect: bool,
+}
+
+/// How long `--detect` waits for the upstream's model list.
+const DETECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Checks the provider as the gateway will build it, probes it with `--detect`, and only
+/// then saves it (and its key, sealed).
+async fn add_provider(
+    store: &store::Store,
+    data_dir: &Path,
+    config_path: Option<&Path>,
+    add: AddProvider,
+) -> anyhow::Result<()> {
+    let id = add.id;
+    if let Ok(config) = gateway::Config::load(config_path)
+        && config.provider(&id).is_some()
+    {
+        bail!(
+            "provider {id} is declared in the configuration file (or enabled by the environment) and is read-only here"
+        );
+    }
+    let key = add
+        .key
+        .map(|k| match k.strip_prefix("env:") {
+            Some(var) => std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| anyhow!("--key: environment variable {var} is not set")),
+            None if k.trim().is_empty() => bail!("--key is empty"),
+            None => Ok(k),
+        })
+        .transpose()?;
+    let mut config = json!({ "base_url": add.base_url.trim_end_matches('/') });
+    if let Some(auth) = add
+        .auth
+        .or_else(|| key.is_none().then(|| "none".to_owned()))
+    {
+        config["auth"] = json!(auth);
+    }
+    let keys: Vec<gateway::secret::Secret> = key.iter().map(gateway::secret::Secret::new).collect();
+    let provider = gateway::config::overlay::stored_provider(&id, &config, &keys)
+        .context("invalid provider")?;
+    // Fail before anything is written when the secret key cannot be loaded.
+    let secrets = key
+        .as_ref()
+        .map(|_| persist::secrets(data_dir))
+        .transpose()?;
+    if add.detect {
+        let models = discovery::detect(&provider, DETECT_TIMEOUT)
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "probing {}/models failed: {e} (nothing was saved)",
+                    provider.base_url
+                )
+            })?;
+        discovery::merge_into_config(&mut config, &models);
+        println!("found {} model(s):", models.len());
+        for m in &models {
+            match m.context_window {
+                Some(n) => println!("  {:<40} context {n}", m.id),
+                None => println!("  {}", m.id),
+            }
+        }
+    }
+    store
+        .put_provider(&id, &config)
+        .await
+        .context("saving the provider")?;
+    if let (Some(key), Some(secrets)) = (key, secrets) {
+        store
+            .add_credential(&secrets, &id, "cli", &store::Secret::new(key))
+            .await
+            .context("saving the key")?;
+    }
+    println!(
+        "provider {id} saved ({}); requests for {id}/MODEL are routed to it",
+        provider.base_url
+    );
     Ok(())
 }
 

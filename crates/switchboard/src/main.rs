@@ -72,7 +72,9 @@ fn main() -> ExitCode {
             println!("database migrated");
             Ok(())
         }),
-        Command::Admin { command } => block_on(admin::run(command, &data_dir)),
+        Command::Admin { command } => {
+            block_on(admin::run(command, &data_dir, cli.config.as_deref()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,6 +126,7 @@ fn describe(config: &Config) {
         let origin = match &p.origin {
             gateway::providers::Origin::DetectedFromEnv(var) => format!("from {var}"),
             gateway::providers::Origin::Config => "from config".to_owned(),
+            gateway::providers::Origin::Store => "stored".to_owned(),
         };
         println!(
             "provider {:<14} {} ({origin}, {} key(s), {} known models)",
@@ -175,26 +178,35 @@ fn serve(
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
-        describe(&config);
         let state = AppState::with_services(config, services.clone())
             .context("building the HTTP client")?;
-        // Keys created or revoked elsewhere (the CLI, another instance) show up within seconds.
-        let refresher = keys.map(|keys| {
+        state
+            .reload_routing()
+            .await
+            .context("applying the stored providers, models and prices")?;
+        describe(&state.config());
+        // Keys, providers, models and prices changed elsewhere (the CLI, another instance)
+        // show up within seconds.
+        let refresher = {
+            let state = state.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                    if let Err(e) = keys.refresh().await {
+                    if let Some(keys) = &keys
+                        && let Err(e) = keys.refresh().await
+                    {
                         tracing::warn!(error = %e, "refreshing gateway keys failed");
+                    }
+                    if let Err(e) = state.reload_routing().await {
+                        tracing::warn!(error = %e, "refreshing stored routing entries failed");
                     }
                 }
             })
-        });
+        };
         println!("switchboard listening on http://{addr}");
         tracing::info!(%addr, data_dir = %data_dir.display(), "listening");
         gateway::serve(listener, state, shutdown_signal()).await?;
-        if let Some(r) = refresher {
-            r.abort();
-        }
+        refresher.abort();
         // Requests are done: write the usage they left, then settle what is still open.
         let stats = running.writer.shutdown().await;
         housekeeping.shutdown().await;

@@ -486,3 +486,118 @@ async fn two_gateway_processes_sharing_redis_allow_exactly_the_configured_rate()
     assert_eq!(limited, 500);
     assert_eq!(mock.calls(), 100);
 }
+
+/// Multi-threaded: the CLI runs blocking while the mock answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_provider_add_detect_saves_the_models_and_a_running_gateway_routes_to_it() {
+    const KEY: &str = "sk-cli-upstream-key-0123";
+    let mock = MockProvider::start().await;
+    mock.require_bearer(Some(testkit::RequiredBearer::Token(KEY.into())));
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(switchboard(dir.path()));
+
+    let added = switchboard(dir.path())
+        .env("UP_KEY", KEY)
+        .args(["admin", "provider", "add", "up", "--base-url"])
+        .arg(mock.openai_base())
+        .args(["--key", "env:UP_KEY", "--detect"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&added.stdout);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout.contains("found 4 model(s)"), "{stdout}");
+    assert!(stdout.contains("mock-model"), "{stdout}");
+    let probe = mock.last_request().unwrap();
+    assert_eq!(probe.path, "/v1/models");
+    assert_eq!(
+        probe.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    let listed = admin(dir.path(), &["provider", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("up "), "{listed}");
+    assert!(listed.contains("1 key(s), 4 model(s)"), "{listed}");
+    assert!(
+        !listed.contains(KEY) && !stdout.contains(KEY),
+        "keys are never printed"
+    );
+
+    // The running gateway picks the provider up by itself, within seconds.
+    let http = reqwest::Client::new();
+    let mut status = 0;
+    for _ in 0..100 {
+        let resp = http
+            .post(format!("{}/v1/chat/completions", served.url))
+            .json(&json!({ "model": "up/mock-model", "messages": [{ "role": "user", "content": "hi" }] }))
+            .send()
+            .await
+            .unwrap();
+        status = resp.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the stored provider was applied");
+    let sent = mock.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/chat/completions");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+/// Multi-threaded: the CLI runs blocking while the mock answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_provider_add_detect_that_fails_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let failed = admin(
+        dir.path(),
+        &[
+            "provider",
+            "add",
+            "dead",
+            "--base-url",
+            &format!("http://{dead}/v1"),
+            "--detect",
+        ],
+    );
+    assert!(!failed.status.success());
+    let err = stderr(&failed);
+    assert!(
+        err.contains("/models failed") && err.contains("nothing was saved"),
+        "{err}"
+    );
+
+    // An upstream refusing the key is a failure too, with its status.
+    let mock = MockProvider::start().await;
+    mock.require_bearer(Some(testkit::RequiredBearer::Token("the-right-one".into())));
+    let refused = admin(
+        dir.path(),
+        &[
+            "provider",
+            "add",
+            "wrong",
+            "--base-url",
+            &mock.openai_base(),
+            "--key",
+            "sk-wrong",
+            "--detect",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("HTTP 401"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let listed = admin(dir.path(), &["provider", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "", "nothing saved");
+}

@@ -530,41 +530,8 @@ async fn save_models(
         .await?
         .ok_or_else(|| AdminError::not_found(format!("provider {id} not found")))?;
     let mut config = stored.config;
-    merge_discovered(&mut config, models);
+    discovery::merge_into_config(&mut config, models);
     validate_config(id, &config)?;
     store.put_provider(id, &config).await?;
     apply_routing(state).await
-}
-
-/// Puts each model into `config.models` (a `[providers.ID.models]` table), filling in the
-/// limits the upstream gave where none is set.
-pub fn merge_discovered(config: &mut Value, models: &[DiscoveredModel]) {
-    let Some(object) = config.as_object_mut() else {
-        return;
-    };
-    let table = object
-        .entry("models")
-        .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    if !table.is_object() {
-        *table = Value::Object(serde_json::Map::new());
-    }
-    let Some(table) = table.as_object_mut() else {
-        return;
-    };
-    for m in models {
-        let entry = table
-            .entry(m.id.clone())
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        let Some(entry) = entry.as_object_mut() else {
-            continue;
-        };
-        for (key, value) in [
-            ("context_window", m.context_window),
-            ("max_output_tokens", m.max_output_tokens),
-        ] {
-            if let Some(v) = value {
-                entry.entry(key).or_insert(json!(v));
-            }
-        }
-    }
 }

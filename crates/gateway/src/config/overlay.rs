@@ -30,7 +30,7 @@ use store::{Credential, ModelPrice, StoredProvider, VirtualKind, VirtualModel};
 use super::raw::{RawCombo, RawConfig, RawProvider, RawVirtualModel};
 use super::validate::{Extras, validate_with};
 use super::{Config, ConfigError};
-use crate::providers::Prices;
+use crate::providers::{Prices, Provider};
 use crate::secret::Secret;
 
 /// What the file's part of a configuration was validated from.
@@ -325,6 +325,42 @@ pub fn merge_stored(
         }
     }
     Ok(Merged { config, skipped })
+}
+
+/// Builds one provider from a stored config and its keys, validated as the gateway would
+/// (catalog defaults for a catalog id): for checking a provider before it is saved.
+pub fn stored_provider(
+    id: &str,
+    config: &serde_json::Value,
+    keys: &[Secret],
+) -> Result<Arc<Provider>, ConfigError> {
+    let rp = serde_json::from_value::<RawProvider>(config.clone()).map_err(|e| {
+        ConfigError::Invalid {
+            field: format!("providers.{id}"),
+            message: e.to_string(),
+        }
+    })?;
+    let mut raw = RawConfig::default();
+    raw.providers.insert(id.to_owned(), rp);
+    let extras = Extras {
+        stored: BTreeSet::from([id.to_owned()]),
+        credentials: BTreeMap::from([(
+            id.to_owned(),
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (format!("key{i}"), k.clone()))
+                .collect(),
+        )]),
+        ..Extras::default()
+    };
+    let config = validate_with(raw, &|_| None, None, &extras)?;
+    config
+        .provider(id)
+        .cloned()
+        .ok_or_else(|| ConfigError::Invalid {
+            field: format!("providers.{id}.enabled"),
+            message: "the provider is disabled".into(),
+        })
 }
 
 /// Which stored entry the field of a validation error belongs to: the longest stored name

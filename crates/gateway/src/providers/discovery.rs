@@ -243,6 +243,51 @@ pub async fn probe(http: &reqwest::Client, provider: &Provider, limit: Duration)
     }
 }
 
+/// [`probe`] with a client of its own, for the CLI: the models, or why there are none
+/// (the upstream's status and message).
+pub async fn detect(provider: &Provider, limit: Duration) -> Result<Vec<DiscoveredModel>, String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| root_cause(&e))?;
+    probe(&http, provider, limit).await.models
+}
+
+/// Puts each model into a stored provider config's `models` table (the shape of
+/// `[providers.ID.models]`), filling in the context window and output limit the upstream
+/// gave where none is set; nothing set is overwritten.
+pub fn merge_into_config(config: &mut Value, models: &[DiscoveredModel]) {
+    let Some(object) = config.as_object_mut() else {
+        return;
+    };
+    let table = object
+        .entry("models")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !table.is_object() {
+        *table = Value::Object(serde_json::Map::new());
+    }
+    let Some(table) = table.as_object_mut() else {
+        return;
+    };
+    for m in models {
+        let entry = table
+            .entry(m.id.clone())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        for (key, value) in [
+            ("context_window", m.context_window),
+            ("max_output_tokens", m.max_output_tokens),
+        ] {
+            if let Some(v) = value {
+                entry.entry(key).or_insert(Value::from(v));
+            }
+        }
+    }
+}
+
 /// Sends the request and reads a successful body; anything else becomes a short reason.
 /// The status is there whenever response headers arrived.
 async fn read_body(request: reqwest::RequestBuilder) -> (Option<u16>, Result<Vec<u8>, String>) {
@@ -688,6 +733,37 @@ mod tests {
         assert_eq!(error_message(b"  Bad Gateway \n"), "Bad Gateway");
         assert_eq!(error_message(b""), "(empty body)");
         assert_eq!(error_message(&[b'x'; 1000]).len(), 200);
+    }
+
+    #[test]
+    fn discovered_models_fill_a_config_without_overwriting_it() {
+        let mut config = serde_json::json!({
+            "base_url": "http://x/v1",
+            "models": { "a": { "context_window": 10 } },
+        });
+        let found = [
+            DiscoveredModel {
+                id: "a".into(),
+                context_window: Some(99),
+                max_output_tokens: Some(5),
+                ..DiscoveredModel::default()
+            },
+            DiscoveredModel {
+                id: "b".into(),
+                context_window: Some(128),
+                ..DiscoveredModel::default()
+            },
+            model("c"),
+        ];
+        merge_into_config(&mut config, &found);
+        assert_eq!(
+            config["models"],
+            serde_json::json!({
+                "a": { "context_window": 10, "max_output_tokens": 5 },
+                "b": { "context_window": 128 },
+                "c": {},
+            })
+        );
     }
 
     #[test]
