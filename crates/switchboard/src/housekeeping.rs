@@ -22,9 +22,7 @@ pub fn start(config: &Config, services: &mut Services) -> Housekeeping {
         };
     };
     let mut request_logs = None;
-    if config.request_logs.enabled {
-        let (handle, task) =
-            request_log::start(store.clone(), config.request_logs.max_body_bytes, None);
+    if let Some((handle, task)) = request_log::from_config(&config.request_logs, store.clone()) {
         tracing::info!(
             max_body_bytes = config.request_logs.max_body_bytes,
             "request and response bodies are logged (redacted)"

@@ -118,6 +118,16 @@ pub fn start(
     )
 }
 
+/// Starts the writer when `[request_logs] enabled`; `None` otherwise.
+pub fn from_config(
+    settings: &crate::config::RequestLogSettings,
+    store: store::Store,
+) -> Option<(RequestLogHandle, WriterTask)> {
+    settings
+        .enabled
+        .then(|| start(store, settings.max_body_bytes, None))
+}
+
 /// One request's log while it is being filled in. Shared by the request record and the
 /// response tap; sent when the last one drops it.
 #[derive(Debug, Clone)]
