@@ -137,6 +137,10 @@ fn relay_event(
             return Ok(());
         }
     }
+    // What the client is sent, for charging a stream that ends before its usage is reported.
+    if let Some(meter) = ctx.exchange.meter.as_mut() {
+        meter.relayed.observe(event.data.as_bytes());
+    }
     if let Some(name) = &event.event {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(name.as_bytes());
