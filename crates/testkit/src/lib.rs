@@ -1,7 +1,7 @@
 //! A scriptable mock LLM provider for Switchboard's tests and benchmarks.
 //!
-//! [`MockProvider::start`] binds a local port and speaks a provider's wire format (for now
-//! OpenAI, under `/v1`). Each request to a scripted route (`/v1/chat/completions`,
+//! [`MockProvider::start`] binds a local port and speaks two providers' wire formats under
+//! `/v1`: OpenAI, and Anthropic Messages (`POST /v1/messages`, see `anthropic`). Each request to a scripted route (`/v1/chat/completions`,
 //! `/v1/completions`, `/v1/embeddings`) is recorded and consumes exactly one [`Reply`]:
 //! the head of the queue filled by [`MockProvider::push`], else the default
 //! ([`Reply::Echo`] unless [`MockProvider::set_default`] says otherwise).
@@ -54,6 +54,7 @@
 //! `turn::Prompt` and renders `turn::Turn`s and faults in its own shape, plus one `merge`
 //! in `server::router`.
 
+mod anthropic;
 mod body;
 mod control;
 mod embed;

@@ -2,8 +2,8 @@
 //!
 //! Routes, in the order a request meets them:
 //! 1. body limit (64 MiB, far above anything a test sends);
-//! 2. wire-format routes (`openai::routes`: `/v1/...`), which record the call, take the
-//!    next scripted reply and render it in that format;
+//! 2. wire-format routes (`openai::routes`: `/v1/...`; `anthropic::routes`: `/v1/messages`),
+//!    which record the call, take the next scripted reply and render it in that format;
 //!    — behind the bearer check of `oauth` when one is required;
 //! 3. the OAuth2 token endpoint (`oauth::routes`: `/oauth/token`), not counted as a call;
 //! 4. control routes (`/__mock/...`), which script the mock and are not counted;
@@ -27,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::oauth::{OAuth, RequiredBearer};
 use crate::record::{Recorded, Recorder};
 use crate::script::{Reply, Script};
-use crate::{control, oauth, openai};
+use crate::{anthropic, control, oauth, openai};
 
 /// Largest request body the mock reads.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -276,6 +276,7 @@ pub(crate) fn reset(shared: &Shared) {
 fn router(shared: Arc<Shared>) -> Router {
     let bearer = middleware::from_fn_with_state(Arc::clone(&shared), oauth::check_bearer);
     openai::routes()
+        .merge(anthropic::routes())
         .route_layer(bearer)
         .merge(oauth::routes())
         .merge(control::routes())
