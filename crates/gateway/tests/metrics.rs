@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestGateway, chat};
+use gateway::limits::{LimitSpec, Limiter, RedisOptions, Subject};
 use gateway::state::Services;
 use gateway::usage::{BoxFuture, MemorySink, UsageRecord, UsageSink, UsageWriter, WriterConfig};
 use serde_json::json;
@@ -353,4 +354,78 @@ async fn metrics_can_listen_on_their_own_address() {
         .await
         .unwrap();
     assert_eq!(other.status(), 404, "only /metrics there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limiters_redis_health_and_fallbacks_are_shown() {
+    // Redis on a port nothing listens on: the limits fall back to per-instance memory.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = RedisOptions {
+        op_timeout: Duration::from_millis(300),
+        probe_every: Duration::from_millis(100),
+        ..RedisOptions::default()
+    };
+    let limiter =
+        Limiter::with_redis_options(&format!("redis://127.0.0.1:{port}"), "sbmetrics", options)
+            .await
+            .unwrap();
+    let subject = Subject::key(
+        "k1",
+        LimitSpec {
+            rpm: Some(5),
+            ..LimitSpec::default()
+        },
+    );
+    for _ in 0..2 {
+        let (admission, _) = limiter.admit(&subject, 0, 0).await.unwrap();
+        limiter.settle(admission, 0, 0).await;
+    }
+    let services = Services {
+        limiter: limiter.clone(),
+        ..Services::default()
+    };
+    let mock = MockProvider::start().await;
+    let toml = common::base_config(&mock.url());
+    let gw = TestGateway::with_services(mock, &toml, services).await;
+    let (_, _, text) = scrape(&gw, None).await;
+    let s = samples(&text);
+    assert_eq!(s["switchboard_limits_redis_healthy"], 0.0, "{text}");
+    assert!(
+        s["switchboard_limits_redis_fallbacks_total"] >= 2.0,
+        "{text}"
+    );
+    let detailed: serde_json::Value = gw.get("/health/detailed").await.json().await.unwrap();
+    assert_eq!(
+        detailed["limits"]["redis"]["state"], "degraded",
+        "{detailed}"
+    );
+    assert!(detailed["limits"]["fallbacks"].as_u64().unwrap() >= 2);
+    limiter.shutdown().await;
+
+    // A Redis that answers is healthy.
+    let Some(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SKIPPED the healthy half: SWITCHBOARD_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("sbmetrics-{}", uuid::Uuid::new_v4().simple());
+    let limiter = Limiter::with_redis(&url, &prefix).await.unwrap();
+    let services = Services {
+        limiter: limiter.clone(),
+        ..Services::default()
+    };
+    let mock = MockProvider::start().await;
+    let toml = common::base_config(&mock.url());
+    let gw = TestGateway::with_services(mock, &toml, services).await;
+    let (_, _, text) = scrape(&gw, None).await;
+    let s = samples(&text);
+    assert_eq!(s["switchboard_limits_redis_healthy"], 1.0, "{text}");
+    assert_eq!(s["switchboard_limits_redis_fallbacks_total"], 0.0);
+    limiter.shutdown().await;
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::limits::RedisStatus;
 use crate::state::AppState;
 
 pub async fn live(State(state): State<AppState>) -> Response {
@@ -37,7 +38,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /health/detailed`: every provider with its targets' breaker state, in-flight count,
-/// EWMA latency, quota window and last error, plus the combos. Needs a key when keys are set.
+/// EWMA latency, quota window and last error, the combos, and whether the limits are shared
+/// through Redis (or fall back to memory). Needs a key when keys are set.
 pub async fn detailed(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     let config = state.config();
     if let Err(e) = state.authenticate(&config, &headers) {
@@ -76,10 +78,24 @@ pub async fn detailed(State(state): State<AppState>, headers: http::HeaderMap) -
             })
         })
         .collect();
+    let limiter = &state.services().limiter;
+    let redis = match limiter.redis_status() {
+        RedisStatus::Degraded { since, last_error } => json!({
+            "state": "degraded",
+            "since_unix_ms": crate::usage::unix_ms(since),
+            "last_error": last_error,
+        }),
+        other => json!({ "state": other.label() }),
+    };
     Json(json!({
         "status": if state.is_draining() { "draining" } else { "ok" },
         "providers": providers,
         "combos": combos,
+        "limits": {
+            "redis": redis,
+            "fallbacks": limiter.redis_fallbacks(),
+            "lost_settlements": limiter.lost_settlements(),
+        },
     }))
     .into_response()
 }
