@@ -26,9 +26,10 @@
 //!
 //! **Balances** of billed users (see `balance`) are reserved at admission, first, and
 //! settled with the rest; the settled charge is written to the database by the caller
-//! (the usage meter). They are counted per instance, in memory, whichever backend serves
-//! the rate limits; `seed` loads them from the database, and seeds the memory backend's
-//! budget counters from stored usage at start.
+//! (the usage meter). They are counted in Redis when it is configured (one small script per
+//! step, shared by every instance) and in this instance's memory otherwise or while Redis
+//! is down; `seed` loads them from the database, and seeds the memory backend's budget
+//! counters from stored usage at start.
 //!
 //! **Backends.** Memory ([`Limiter::memory`]) counts per instance; Redis
 //! ([`Limiter::with_redis`]) counts across instances with one Lua script per admission and
