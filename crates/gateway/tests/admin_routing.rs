@@ -449,3 +449,142 @@ async fn discover_lists_the_upstream_models_and_saves_them() {
         "{body}"
     );
 }
+
+/// `postgres://user@host:port/db?opts` with `db` replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((main, query)) => (main, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = main.find("://").map_or(0, |i| i + 3);
+    let base = match main[authority_start..].find('/') {
+        Some(slash) => &main[..authority_start + slash],
+        None => main,
+    };
+    format!("{base}/{db}{query}")
+}
+
+/// The same routing path on PostgreSQL: a gateway whose store is a fresh PostgreSQL
+/// database (created here, dropped afterwards) applies a stored provider, credential,
+/// combo and price. Skipped, loudly, without `SWITCHBOARD_TEST_DATABASE_URL`.
+#[tokio::test]
+async fn stored_routing_applies_on_postgres_too() {
+    use futures_util::FutureExt as _;
+    use sqlx::Connection as _;
+
+    let Some(base) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED admin_routing postgres: SWITCHBOARD_TEST_DATABASE_URL is not set"
+        );
+        return;
+    };
+    let db = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let outcome = std::panic::AssertUnwindSafe(routes_on(with_database(&base, &db)))
+        .catch_unwind()
+        .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn routes_on(url: String) {
+    let store = store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let secrets =
+        store::SecretBox::new(&store::SecretKey::generate(), &store::SecretKey::generate())
+            .unwrap();
+    let token = gateway::admin::mint_admin_token(&secrets, Duration::from_secs(600)).unwrap();
+    let services = gateway::state::Services {
+        store: Some(store.clone()),
+        secrets: Some(secrets),
+        ..gateway::state::Services::default()
+    };
+    let mock = MockProvider::start().await;
+    let toml = common::base_config(&mock.url());
+    let gw = common::TestGateway::with_services(mock, &toml, services).await;
+    let up = MockProvider::start().await;
+    up.require_bearer(Some(RequiredBearer::Token(SECRET.into())));
+    let call = |method: &str, path: &str, body: Value| {
+        gw.http
+            .request(
+                method.parse().unwrap(),
+                gw.url(&format!("/admin/api/v1{path}")),
+            )
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    for (method, path, body) in [
+        (
+            "POST",
+            "/providers",
+            json!({ "id": "up", "config": { "base_url": up.openai_base() } }),
+        ),
+        (
+            "POST",
+            "/providers/up/credentials",
+            json!({ "label": "main", "secret": SECRET }),
+        ),
+        (
+            "POST",
+            "/models",
+            json!({ "name": "duo", "kind": "combo",
+                "definition": { "targets": ["up/first", "mock/gpt-4o-mini"] } }),
+        ),
+        (
+            "PUT",
+            "/prices",
+            json!({ "provider": "up", "model": "first",
+                "input_per_mtok_micros": 3_000_000, "output_per_mtok_micros": 4_000_000 }),
+        ),
+    ] {
+        let resp = call(method, path, body).await.unwrap();
+        assert!(
+            resp.status().is_success(),
+            "{method} {path}: {}",
+            resp.status()
+        );
+    }
+
+    let resp = gw.post("/v1/chat/completions", &chat("duo", "hi")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchboard-provider"], "up");
+    assert_eq!(
+        up.last_request().unwrap().header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let models: Value = gw.get("/v1/models").await.json().await.unwrap();
+    let first = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "up/first")
+        .cloned()
+        .unwrap();
+    assert_eq!(first["pricing"]["input"], 3.0, "{first}");
+
+    let resp = call("DELETE", "/providers/up", Value::Null).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = gw
+        .post("/v1/chat/completions", &chat("up/first", "hi"))
+        .await;
+    assert_eq!(resp.status(), 404);
+    drop(gw);
+    store.close().await;
+}

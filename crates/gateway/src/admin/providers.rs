@@ -203,6 +203,9 @@ fn stored_dto(state: &AppState, p: StoredProvider) -> ProviderDto {
         .provider(&p.id)
         .is_some_and(|live| live.origin == Origin::Store);
     let error = (!active).then(|| {
+        if p.config.get("enabled") == Some(&Value::Bool(false)) {
+            return "disabled (enabled = false)".to_owned();
+        }
         state
             .skipped_routing()
             .iter()

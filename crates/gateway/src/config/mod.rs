@@ -3,6 +3,9 @@
 //!
 //! Env overrides use the prefix `SWITCHBOARD_` and `__` between levels, e.g.
 //! `SWITCHBOARD_SERVER__MAX_BODY_SIZE=8MiB` or `SWITCHBOARD_PROVIDERS__GROQ__BASE_URL=…`.
+//!
+//! Providers, credentials, models, combos and prices stored at run time are merged into the
+//! file's configuration by the same validation ([`overlay`]).
 
 mod combos;
 pub mod overlay;
