@@ -252,6 +252,15 @@ pub async fn create(
             ),
         ));
     }
+    if let Some(owner) = state.base_config().prefixes.get(&req.id) {
+        return Err(AdminError::conflict(
+            "read_only",
+            format!(
+                "{} is an alias of provider {owner} from the configuration",
+                req.id
+            ),
+        ));
+    }
     validate_config(&req.id, &req.config)?;
     let stored = extract::store(&state)?
         .put_provider(&req.id, &req.config)
