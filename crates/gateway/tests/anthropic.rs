@@ -1,5 +1,6 @@
-//! Anthropic Messages clients through the translation path, over real sockets, against the
-//! mock provider speaking the OpenAI wire format.
+//! The Anthropic dialect and wire format through the translation path, over real sockets:
+//! Anthropic clients against the mock speaking the OpenAI wire format, then OpenAI and
+//! Anthropic clients against the mock's Anthropic Messages endpoint.
 
 #![allow(clippy::unwrap_used)]
 
@@ -694,4 +695,204 @@ async fn images_reach_the_upstream_as_data_urls() {
             { "type": "text", "text": "what is this?" }
         ])
     );
+}
+
+// --- Anthropic upstreams ------------------------------------------------------------------
+
+/// A provider speaking the Anthropic Messages API (the mock's `/v1/messages`).
+fn anthropic_upstream(mock: &str) -> String {
+    format!(
+        r#"
+[providers.claude]
+base_url = "{mock}/v1"
+wire_format = "anthropic"
+auth = "header:x-api-key"
+keys = ["sk-ant-1"]
+[providers.claude.models."claude-x"]
+max_output_tokens = 1000
+cache_read_price = 0.3
+"#
+    )
+}
+
+#[tokio::test]
+async fn an_openai_client_reaches_an_anthropic_upstream() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    let req = json!({ "model": "claude/claude-x", "messages": [
+        { "role": "system", "content": "be brief" },
+        { "role": "user", "content": "hello there" }
+    ] });
+    let resp = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["model"], "claude/claude-x");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "echo: hello there"
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(body["usage"]["prompt_tokens"], 4);
+    assert_eq!(body["usage"]["completion_tokens"], 3);
+
+    let sent = gw.mock.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.header("x-api-key"), Some("sk-ant-1"));
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(sent.header("authorization"), None);
+    let sent = sent.json().unwrap();
+    assert_eq!(
+        sent,
+        json!({ "model": "claude-x", "max_tokens": 1000, "system": "be brief",
+                "messages": [{ "role": "user", "content": "hello there" }] }),
+        "max_tokens defaults to the model's maximum output"
+    );
+}
+
+#[tokio::test]
+async fn an_openai_stream_from_an_anthropic_upstream() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    gw.mock.push(Reply::Text {
+        content: "one two three".into(),
+        usage: Some(cached_usage()),
+    });
+    let req = json!({ "model": "claude/claude-x", "stream": true,
+        "stream_options": { "include_usage": true },
+        "messages": [{ "role": "user", "content": "count" }] });
+    let resp = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(resp.status(), 200);
+    let data = common::sse_data(resp).await;
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks = common::json_events(&data);
+    assert!(chunks.iter().all(|c| c["model"] == "claude/claude-x"));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "one two three");
+    let finish = chunks
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str());
+    assert_eq!(finish, Some("stop"));
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(
+        usage["prompt_tokens"], 2006,
+        "cache reads are part of prompt tokens again"
+    );
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 1920);
+    assert_eq!(usage["completion_tokens"], 300);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["stream"], true);
+    assert!(sent.get("stream_options").is_none());
+}
+
+#[tokio::test]
+async fn openai_tool_calls_stream_from_an_anthropic_upstream() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    let req = json!({ "model": "claude/claude-x", "stream": true,
+        "messages": [{ "role": "user", "content": "weather in Paris?" }],
+        "tools": [{ "type": "function", "function": { "name": "get_weather",
+            "parameters": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] } } }] });
+    let chunks =
+        common::json_events(&common::sse_data(gw.post("/v1/chat/completions", &req).await).await);
+    let mut name = String::new();
+    let mut args = String::new();
+    for c in &chunks {
+        for tc in c["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            name.push_str(tc["function"]["name"].as_str().unwrap_or(""));
+            args.push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
+        }
+    }
+    assert_eq!(name, "get_weather");
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({ "city": "x" })
+    );
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls")
+    );
+    assert!(
+        chunks.iter().all(|c| c.get("usage").is_none()),
+        "the client did not ask for usage"
+    );
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["tools"][0]["input_schema"]["required"],
+        json!(["city"])
+    );
+}
+
+#[tokio::test]
+async fn an_anthropic_client_reaches_an_anthropic_upstream_with_its_markers_and_betas() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    let req = json!({
+        "model": "claude/claude-x", "max_tokens": 64, "stream": true,
+        "system": [{ "type": "text", "text": "be brief", "cache_control": { "type": "ephemeral" } }],
+        "thinking": { "type": "enabled", "budget_tokens": 2048 },
+        "messages": [
+            { "role": "user", "content": "hi" },
+            { "role": "assistant", "content": [
+                { "type": "thinking", "thinking": "hmm", "signature": "sig-1" },
+                { "type": "text", "text": "hello" }
+            ] },
+            { "role": "user", "content": "one two" }
+        ]
+    });
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages?beta=true"))
+        .header("anthropic-beta", "interleaved-thinking-2025-05-14")
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = events(resp).await;
+    assert_eq!(events[0].1["message"]["model"], "claude/claude-x");
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "echo: one two");
+    assert_eq!(types(&events).last(), Some(&"message_stop"));
+
+    let sent = gw.mock.last_request().unwrap();
+    assert_eq!(
+        sent.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14")
+    );
+    let mut expected = req.clone();
+    expected["model"] = json!("claude-x");
+    assert_eq!(
+        sent.json().unwrap(),
+        expected,
+        "nothing lost on the way through"
+    );
+}
+
+#[tokio::test]
+async fn only_chat_completions_reach_an_anthropic_upstream() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    let resp = gw
+        .post(
+            "/v1/completions",
+            &json!({ "model": "claude/claude-x", "prompt": "hi" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only chat completions")
+    );
+    assert_eq!(gw.mock.calls(), 0);
 }

@@ -39,6 +39,8 @@ pub enum WireFormat {
     /// OpenAI-compatible HTTP API (`/v1/chat/completions` and friends).
     #[serde(rename = "openai")]
     OpenAi,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
 }
 
 impl WireFormat {
@@ -46,6 +48,7 @@ impl WireFormat {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::OpenAi => "openai",
+            Self::Anthropic => "anthropic",
         }
     }
 }

@@ -562,10 +562,13 @@ fn build_provider(
 fn parse_wire_format(text: &str) -> Result<WireFormat, String> {
     match text {
         "openai" => Ok(WireFormat::OpenAi),
-        "anthropic" | "gemini" | "ollama" | "openai_responses" | "azure_openai" => Err(format!(
-            "wire format '{text}' is not supported yet (supported: openai)"
+        "anthropic" => Ok(WireFormat::Anthropic),
+        "gemini" | "ollama" | "openai_responses" | "azure_openai" => Err(format!(
+            "wire format '{text}' is not supported yet (supported: openai, anthropic)"
         )),
-        other => Err(format!("unknown wire format '{other}' (supported: openai)")),
+        other => Err(format!(
+            "unknown wire format '{other}' (supported: openai, anthropic)"
+        )),
     }
 }
 

@@ -126,7 +126,12 @@ mod tests {
                 assert!(prefixes.insert(a.clone()), "prefix {a} used twice");
             }
             p.auth.parse::<AuthStyle>()?;
-            assert_eq!(p.wire_format, "openai", "{}", p.id);
+            assert!(
+                ["openai", "anthropic"].contains(&p.wire_format.as_str()),
+                "{}: wire format {}",
+                p.id,
+                p.wire_format
+            );
             assert!(p.base_url.starts_with("http"), "{}", p.id);
             if !p.local {
                 assert!(!p.key_env.is_empty(), "{} has no key variable", p.id);
@@ -139,6 +144,9 @@ mod tests {
         }
         let openai = cat.get("openai").ok_or("no openai entry")?;
         assert!(openai.key_env.iter().any(|k| k == "OPENAI_API_KEY"));
+        let anthropic = cat.get("anthropic").ok_or("no anthropic entry")?;
+        assert_eq!(anthropic.wire_format, "anthropic");
+        assert_eq!(anthropic.auth, "header:x-api-key");
         Ok(())
     }
 

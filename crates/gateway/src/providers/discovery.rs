@@ -195,7 +195,8 @@ async fn list(
     provider: &Provider,
 ) -> (Option<u16>, Result<Vec<DiscoveredModel>, String>) {
     match provider.wire_format {
-        WireFormat::OpenAi => {
+        // Anthropic's `GET /v1/models` lists `{"data": [{"id", ...}]}` too.
+        WireFormat::OpenAi | WireFormat::Anthropic => {
             let lease = match provider.credentials.acquire(http, &[]).await {
                 Ok(lease) => Some(lease),
                 Err(PoolError::Empty) => None,

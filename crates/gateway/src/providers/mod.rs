@@ -1,6 +1,7 @@
 //! Providers: runtime descriptions of each configured upstream (data), and one adapter per
 //! wire format (code). Adding a provider is a catalog entry; adding a wire format is a module.
 
+pub mod anthropic;
 pub mod catalog;
 pub mod credentials;
 pub mod discovery;

@@ -73,7 +73,8 @@ pub fn request(
     authorize(req, provider, credential)
 }
 
-/// Puts the credential where the provider expects it, and adds the provider's headers.
+/// Puts the credential where the provider expects it, and adds the provider's headers (and,
+/// for the Anthropic wire format, `anthropic-version` when they have none).
 pub fn authorize(
     mut req: reqwest::RequestBuilder,
     provider: &Provider,
@@ -86,6 +87,14 @@ pub fn authorize(
             AuthStyle::Header(name) => req.header(name.clone(), key.expose()),
             AuthStyle::None => req,
         };
+    }
+    if provider.wire_format == wire::WireFormat::Anthropic
+        && !provider
+            .headers
+            .iter()
+            .any(|(name, _)| name == "anthropic-version")
+    {
+        req = req.header("anthropic-version", super::anthropic::VERSION);
     }
     for (name, value) in &provider.headers {
         req = req.header(name.clone(), value.clone());

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::time::Instant;
+use wire::WireFormat;
 use wire::json::RawObject;
 
 use super::idempotency::{Claim, Idempotency, fingerprint};
@@ -27,6 +28,7 @@ use super::{RelayCtx, RelayError, account, json_body, sse_events, upstream};
 use crate::auth;
 use crate::error::{Attempt, FailureClass, GatewayError};
 use crate::limits::RateHeaders;
+use crate::providers::anthropic;
 use crate::providers::credentials::{CredentialOutcome, Lease, PoolError};
 use crate::providers::openai::{self, Endpoint};
 use crate::routing::RetryOn;
@@ -81,6 +83,8 @@ pub(super) struct Parsed<'b> {
     /// The gateway adds `include_usage`; the extra chunk is dropped again on the way back.
     pub(super) strip_usage_chunk: bool,
     pub(super) estimate: Estimate,
+    /// The client's `anthropic-beta` flags, for Anthropic upstreams.
+    pub(super) anthropic_beta: Option<HeaderValue>,
 }
 
 /// What each attempt's upstream body is made from.
@@ -136,7 +140,7 @@ pub async fn forward_as(
             );
         }
     };
-    let parsed = match state
+    let mut parsed = match state
         .authenticate_from(&config, peer, headers)
         .and_then(|principal| {
             account::identify(&principal, &mut exchange);
@@ -150,6 +154,7 @@ pub async fn forward_as(
         Ok(p) => p,
         Err(e) => return reject(exchange, &e, render),
     };
+    parsed.anthropic_beta = headers.get("anthropic-beta").cloned();
     let plan = match plan(
         &config,
         state.health(),
@@ -501,9 +506,20 @@ async fn attempt(
             wait: retry_after,
         }))
     };
-    let body = match &parsed.body {
-        Source::Raw(obj) => upstream_body(obj, target),
-        Source::Translated(t) => translate::upstream_body(t, target),
+    // The fast path when the target speaks the client's dialect; else a translation.
+    let decoded;
+    let (body, translation) = match (&parsed.body, target.provider.wire_format) {
+        (Source::Raw(obj), WireFormat::OpenAi) => (upstream_body(obj, target), None),
+        (Source::Raw(obj), WireFormat::Anthropic) => {
+            match translate::from_openai(obj, endpoint, !parsed.strip_usage_chunk) {
+                Ok(t) => {
+                    decoded = t;
+                    (translate::upstream_body(&decoded, target), Some(&decoded))
+                }
+                Err(e) => return fail(e, exchange, None),
+            }
+        }
+        (Source::Translated(t), _) => (translate::upstream_body(t, target), Some(&**t)),
     };
     let body = match body {
         Ok(b) => b,
@@ -511,13 +527,23 @@ async fn attempt(
     };
     let in_flight = health.enter();
     let sent_at = Instant::now();
-    let request = openai::request(
-        state.http(),
-        target.provider,
-        endpoint,
-        parsed.stream,
-        lease.map(|l| &l.token),
-    )
+    let credential = lease.map(|l| &l.token);
+    let request = match target.provider.wire_format {
+        WireFormat::OpenAi => openai::request(
+            state.http(),
+            target.provider,
+            endpoint,
+            parsed.stream,
+            credential,
+        ),
+        WireFormat::Anthropic => anthropic::request(
+            state.http(),
+            target.provider,
+            parsed.stream,
+            credential,
+            parsed.anthropic_beta.as_ref(),
+        ),
+    }
     .header("x-request-id", exchange.request_id.as_ref())
     .body(body);
     let response = match upstream::send(target.provider, request, deadline).await {
@@ -549,12 +575,12 @@ async fn attempt(
         in_flight: Some(in_flight),
     };
     let (content_type, mut stream): (_, std::pin::Pin<Box<dyn Stream<Item = _> + Send>>) =
-        match &parsed.body {
-            Source::Translated(t) => translate::relay(response, ctx, t, parsed.stream),
-            Source::Raw(_) if parsed.stream => {
-                ("text/event-stream", Box::pin(sse_events(response, ctx)))
+        match translation {
+            Some(t) => {
+                translate::relay(response, ctx, t, target.provider.wire_format, parsed.stream)
             }
-            Source::Raw(_) => ("application/json", Box::pin(json_body(response, ctx))),
+            None if parsed.stream => ("text/event-stream", Box::pin(sse_events(response, ctx))),
+            None => ("application/json", Box::pin(json_body(response, ctx))),
         };
     // Peek: until the first piece is ready, a failure can still go to the next target.
     let first = match stream.next().await {
@@ -712,6 +738,7 @@ fn parse<'b>(
     Ok(Parsed {
         principal,
         body: Source::Raw(obj),
+        anthropic_beta: None,
         client_model,
         stream,
         strip_usage_chunk,

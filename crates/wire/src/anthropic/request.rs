@@ -46,12 +46,12 @@ impl MessagesRequest {
     }
 }
 
-/// `system`: a string or text blocks.
+/// `system`: a string or text blocks (`{"type": "text", ...}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum System {
     Text(String),
-    Blocks(Vec<TextBlock>),
+    Blocks(Vec<ContentBlock>),
 }
 
 /// `metadata`.

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use futures_util::Stream;
+use wire::{Dialect, WireFormat};
 
 use super::super::{RelayCtx, RelayError, next_piece};
 use super::embedded_error;
@@ -13,9 +14,11 @@ use crate::telemetry::Outcome;
 /// The largest upstream JSON answer translated.
 const MAX_BODY: usize = 64 << 20;
 
-pub(super) fn to_anthropic(
+pub(super) fn translate(
     upstream: reqwest::Response,
     mut ctx: RelayCtx,
+    wire: WireFormat,
+    client: Dialect,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
         let mut body = Box::pin(upstream.bytes_stream());
@@ -28,7 +31,7 @@ pub(super) fn to_anthropic(
                 Err(e) => break Err(e),
             }
         };
-        let rendered = read.and_then(|()| render(&buf, &mut ctx));
+        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client));
         match rendered {
             Ok(out) => {
                 ctx.exchange.mark_first_byte();
@@ -47,17 +50,41 @@ fn protocol(ctx: &RelayCtx, detail: String) -> GatewayError {
     }
 }
 
-fn render(body: &[u8], ctx: &mut RelayCtx) -> Result<Bytes, GatewayError> {
-    let upstream: wire::openai::ChatCompletionResponse = serde_json::from_slice(body)
-        .map_err(|e| protocol(ctx, format!("the response is not a chat completion: {e}")))?;
-    if let Some(err) = embedded_error(&ctx.provider, &upstream.extra) {
-        return Err(err);
-    }
-    let mut canonical = wire::openai::codec::decode_response(&upstream);
+fn render(
+    body: &[u8],
+    ctx: &mut RelayCtx,
+    wire: WireFormat,
+    client: Dialect,
+) -> Result<Bytes, GatewayError> {
+    let mut canonical = match wire {
+        WireFormat::OpenAi => {
+            let upstream: wire::openai::ChatCompletionResponse = serde_json::from_slice(body)
+                .map_err(|e| {
+                    protocol(ctx, format!("the response is not a chat completion: {e}"))
+                })?;
+            if let Some(err) = embedded_error(&ctx.provider, &upstream.extra) {
+                return Err(err);
+            }
+            wire::openai::codec::decode_response(&upstream)
+        }
+        WireFormat::Anthropic => {
+            let upstream: wire::anthropic::MessagesResponse = serde_json::from_slice(body)
+                .map_err(|e| protocol(ctx, format!("the response is not a message: {e}")))?;
+            wire::anthropic::codec::decode_response(&upstream)
+        }
+    };
     canonical.model.clone_from(&ctx.client_model);
     ctx.exchange.usage = Some(canonical.usage);
-    let message = wire::anthropic::codec::encode_response(&canonical);
-    serde_json::to_vec(&message)
-        .map(Bytes::from)
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+    let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
+    match client {
+        Dialect::Anthropic => {
+            serde_json::to_vec(&wire::anthropic::codec::encode_response(&canonical))
+        }
+        Dialect::OpenAi => {
+            let created = crate::usage::unix_ms(std::time::SystemTime::now()) / 1000;
+            serde_json::to_vec(&wire::openai::codec::encode_response(&canonical, created))
+        }
+    }
+    .map(Bytes::from)
+    .map_err(internal)
 }

@@ -4,8 +4,10 @@
 //! event by event as it arrives (`stream`). Fallback, admission and accounting are the fast
 //! path's own loop in `passthrough`; only the body of each attempt and the relay differ.
 //!
-//! Today every provider speaks the OpenAI wire format, so the upstream side is always
-//! OpenAI Chat Completions; the client side is Anthropic Messages.
+//! Pairs: an Anthropic client to an OpenAI-compatible or an Anthropic upstream, and an
+//! OpenAI chat client to an Anthropic upstream (an OpenAI client to an OpenAI upstream is the
+//! fast path). An Anthropic client reaching an Anthropic upstream goes through the canonical
+//! model too (its unknown fields ride in the passthrough bag), not byte for byte.
 
 mod json;
 mod stream;
@@ -13,13 +15,15 @@ mod stream;
 use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::Value;
-use wire::Dialect;
 use wire::canonical;
+use wire::json::RawObject;
+use wire::{Dialect, WireFormat};
 
 use super::passthrough::{Parsed, Source};
 use super::{RelayCtx, RelayError};
 use crate::auth;
 use crate::error::GatewayError;
+use crate::providers::openai::Endpoint;
 use crate::routing::plan::{Estimate, PlanTarget};
 use crate::telemetry::Exchange;
 
@@ -31,6 +35,42 @@ pub struct Translated {
     pub request: canonical::Request,
     /// The dialect the answer is rendered in.
     pub client: Dialect,
+    /// OpenAI clients: end the stream with the usage chunk (the client asked for it).
+    pub include_usage: bool,
+}
+
+/// An OpenAI client's body, for a target of another wire format: decoded to canonical.
+/// Only chat completions have a canonical form.
+pub(super) fn from_openai(
+    obj: &RawObject<'_>,
+    endpoint: Endpoint,
+    include_usage: bool,
+) -> Result<Translated, GatewayError> {
+    if endpoint != Endpoint::ChatCompletions {
+        return Err(GatewayError::InvalidRequest {
+            param: "model".into(),
+            message: format!(
+                "this model's provider speaks another API: only chat completions can be \
+                 translated to it, not {}",
+                endpoint.label()
+            ),
+        });
+    }
+    let invalid = |param: String, message: String| GatewayError::InvalidRequest { param, message };
+    let chat: wire::openai::ChatCompletionRequest =
+        serde_json::from_slice(&obj.to_vec()).map_err(|e| {
+            invalid(
+                String::new(),
+                format!("the request is not a chat request: {e}"),
+            )
+        })?;
+    let request =
+        wire::openai::codec::decode_request(&chat).map_err(|e| invalid(e.field, e.message))?;
+    Ok(Translated {
+        request,
+        client: Dialect::OpenAi,
+        include_usage,
+    })
 }
 
 /// Parses a body of another dialect: the counterpart of the fast path's `parse`.
@@ -56,15 +96,20 @@ pub(super) fn parse<'b>(
         stream: request.stream,
         strip_usage_chunk: false,
         estimate,
-        body: Source::Translated(Box::new(Translated { request, client })),
+        anthropic_beta: None,
+        body: Source::Translated(Box::new(Translated {
+            request,
+            client,
+            include_usage: false,
+        })),
     })
 }
 
-/// The upstream body for one target: the canonical request encoded as an OpenAI chat
-/// request for the target's model, with the target's params (where the client set none) and
+/// The upstream body for one target: the canonical request encoded in the target's wire
+/// format for the target's model, with the target's params (where the client set none) and
 /// overrides applied to it.
 ///
-/// Reasoning is sent only to models whose capabilities include `reasoning` (OpenAI rejects
+/// For OpenAI upstreams, reasoning is sent only to models whose capabilities include `reasoning` (OpenAI rejects
 /// `reasoning_effort` for other models); for those, the length limit goes as
 /// `max_completion_tokens`, the only form OpenAI's reasoning models accept.
 pub(super) fn upstream_body(
@@ -72,25 +117,28 @@ pub(super) fn upstream_body(
     target: &PlanTarget<'_>,
 ) -> Result<Vec<u8>, GatewayError> {
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
-    let chat = wire::openai::codec::encode_request(&t.request);
-    let mut value = serde_json::to_value(&chat).map_err(internal)?;
+    let mut value = match target.provider.wire_format {
+        WireFormat::OpenAi => serde_json::to_value(wire::openai::codec::encode_request(&t.request)),
+        WireFormat::Anthropic => {
+            // Anthropic requires max_tokens: the catalog's maximum output, else 4096.
+            let default_max = target
+                .provider
+                .models
+                .get(target.model)
+                .and_then(|m| m.max_output_tokens)
+                .unwrap_or(4096);
+            serde_json::to_value(wire::anthropic::codec::encode_request(
+                &t.request,
+                default_max,
+            ))
+        }
+    }
+    .map_err(internal)?;
     let Some(obj) = value.as_object_mut() else {
         return Err(GatewayError::Internal("a request is not an object".into()));
     };
-    let reasons = target
-        .provider
-        .models
-        .get(target.model)
-        .is_some_and(|m| m.capabilities.iter().any(|c| c == "reasoning"));
-    if reasons {
-        if let Some(max) = obj.remove("max_tokens") {
-            obj.insert("max_completion_tokens".into(), max);
-        }
-    } else if obj.remove("reasoning_effort").is_some() {
-        tracing::debug!(
-            model = target.model,
-            "reasoning dropped: the model is not known to reason"
-        );
+    if target.provider.wire_format == WireFormat::OpenAi {
+        openai_reasoning(obj, target);
     }
     let settable = |key: &str| key != "model" && key != "stream";
     for (key, v) in target.params.into_iter().flatten() {
@@ -107,6 +155,25 @@ pub(super) fn upstream_body(
     serde_json::to_vec(&value).map_err(internal)
 }
 
+/// Reasoning goes only to OpenAI models known to reason, with `max_completion_tokens`.
+fn openai_reasoning(obj: &mut serde_json::Map<String, Value>, target: &PlanTarget<'_>) {
+    let reasons = target
+        .provider
+        .models
+        .get(target.model)
+        .is_some_and(|m| m.capabilities.iter().any(|c| c == "reasoning"));
+    if reasons {
+        if let Some(max) = obj.remove("max_tokens") {
+            obj.insert("max_completion_tokens".into(), max);
+        }
+    } else if obj.remove("reasoning_effort").is_some() {
+        tracing::debug!(
+            model = target.model,
+            "reasoning dropped: the model is not known to reason"
+        );
+    }
+}
+
 /// A relay's output: the client's body, piece by piece.
 pub(super) type Relay = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, RelayError>> + Send>>;
 
@@ -115,26 +182,20 @@ pub(super) fn relay(
     upstream: reqwest::Response,
     ctx: RelayCtx,
     t: &Translated,
+    wire: WireFormat,
     streaming: bool,
 ) -> (&'static str, Relay) {
-    match (t.client, streaming) {
-        (Dialect::Anthropic, true) => (
+    if streaming {
+        let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model);
+        (
             "text/event-stream",
-            Box::pin(stream::to_anthropic(upstream, ctx)),
-        ),
-        (Dialect::Anthropic, false) => (
+            Box::pin(stream::translate(upstream, ctx, pipeline)),
+        )
+    } else {
+        (
             "application/json",
-            Box::pin(json::to_anthropic(upstream, ctx)),
-        ),
-        // An OpenAI client reaches an OpenAI upstream through the fast path.
-        (Dialect::OpenAi, true) => (
-            "text/event-stream",
-            Box::pin(super::sse_events(upstream, ctx)),
-        ),
-        (Dialect::OpenAi, false) => (
-            "application/json",
-            Box::pin(super::json_body(upstream, ctx)),
-        ),
+            Box::pin(json::translate(upstream, ctx, wire, t.client)),
+        )
     }
 }
 

@@ -6,40 +6,69 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use wire::anthropic::codec::EventEncoder;
 use wire::canonical::StreamEvent;
-use wire::openai::codec::ChunkDecoder;
 use wire::sse::{SseDecoder, SseEvent};
+use wire::{Dialect, WireFormat, anthropic, openai};
 
 use super::super::{RelayCtx, RelayError, next_piece};
-use super::embedded_error;
+use super::{Translated, embedded_error};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
 
-/// OpenAI chat chunks in, Anthropic Messages events out.
-struct Pipeline {
+/// Reads the upstream's events.
+enum Upstream {
+    OpenAi(openai::codec::ChunkDecoder),
+    Anthropic(anthropic::codec::EventDecoder),
+}
+
+/// Writes the client's events.
+enum Client {
+    OpenAi(openai::codec::ChunkEncoder),
+    Anthropic(anthropic::codec::EventEncoder),
+}
+
+/// Upstream events in, the client's events out.
+pub(super) struct Pipeline {
     sse: SseDecoder,
-    decoder: ChunkDecoder,
-    encoder: EventEncoder,
+    upstream: Upstream,
+    client: Client,
     events: Vec<StreamEvent>,
-    out_events: Vec<wire::anthropic::StreamEvent>,
     done: bool,
 }
 
-pub(super) fn to_anthropic(
+impl Pipeline {
+    pub(super) fn new(wire: WireFormat, t: &Translated, client_model: &str) -> Self {
+        let upstream = match wire {
+            WireFormat::OpenAi => Upstream::OpenAi(openai::codec::ChunkDecoder::new()),
+            WireFormat::Anthropic => Upstream::Anthropic(anthropic::codec::EventDecoder::new()),
+        };
+        let client = match t.client {
+            Dialect::OpenAi => Client::OpenAi(openai::codec::ChunkEncoder::new(
+                client_model,
+                crate::usage::unix_ms(std::time::SystemTime::now()) / 1000,
+                t.include_usage,
+            )),
+            Dialect::Anthropic => {
+                Client::Anthropic(anthropic::codec::EventEncoder::new(client_model))
+            }
+        };
+        Self {
+            sse: SseDecoder::new(),
+            upstream,
+            client,
+            events: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+pub(super) fn translate(
     upstream: reqwest::Response,
     mut ctx: RelayCtx,
+    mut p: Pipeline,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
         let mut body = Box::pin(upstream.bytes_stream());
-        let mut p = Pipeline {
-            sse: SseDecoder::new(),
-            decoder: ChunkDecoder::new(),
-            encoder: EventEncoder::new(ctx.client_model.clone()),
-            events: Vec::new(),
-            out_events: Vec::new(),
-            done: false,
-        };
         let mut started = false;
         loop {
             let mut out = BytesMut::new();
@@ -76,7 +105,7 @@ pub(super) fn to_anthropic(
 
 impl Pipeline {
     /// Translates every complete upstream event (at the end: the unterminated last one too,
-    /// and the end of the stream when `[DONE]` never came).
+    /// and the end of the stream when the upstream never said it ended).
     fn drain(
         &mut self,
         at_end: bool,
@@ -97,43 +126,116 @@ impl Pipeline {
         }
         if at_end && !self.done {
             self.done = true;
-            self.decoder.finish(&mut self.events);
+            self.end();
         }
         self.emit(ctx, out)
+    }
+
+    /// The end of the upstream stream, said or not.
+    fn end(&mut self) {
+        match &mut self.upstream {
+            Upstream::OpenAi(d) => d.finish(&mut self.events),
+            Upstream::Anthropic(d) => {
+                if !d.is_ended() {
+                    self.events.push(StreamEvent::End);
+                }
+            }
+        }
     }
 
     fn event(&mut self, event: &SseEvent, ctx: &RelayCtx) -> Result<(), GatewayError> {
         if self.done || event.is_comment() || event.data.is_empty() {
             return Ok(());
         }
-        if event.is_done() {
-            self.done = true;
-            self.decoder.finish(&mut self.events);
-            return Ok(());
+        match &mut self.upstream {
+            Upstream::OpenAi(decoder) => {
+                if event.is_done() {
+                    self.done = true;
+                    decoder.finish(&mut self.events);
+                    return Ok(());
+                }
+                let chunk: openai::ChatCompletionChunk = serde_json::from_str(&event.data)
+                    .map_err(|e| {
+                        protocol(ctx, format!("an event is not a chat completion chunk: {e}"))
+                    })?;
+                if let Some(err) = embedded_error(&ctx.provider, &chunk.extra) {
+                    return Err(err);
+                }
+                decoder.push(&chunk, &mut self.events);
+            }
+            Upstream::Anthropic(decoder) => {
+                let Ok(wire_event) = serde_json::from_str::<anthropic::StreamEvent>(&event.data)
+                else {
+                    // An event type this gateway does not know: Anthropic may add some.
+                    tracing::debug!(event = ?event.event, "unknown Anthropic stream event skipped");
+                    return Ok(());
+                };
+                decoder
+                    .push(&wire_event, &mut self.events)
+                    .map_err(|e| anthropic_stream_error(ctx, &e))?;
+                if decoder.is_ended() {
+                    self.done = true;
+                }
+            }
         }
-        let chunk: wire::openai::ChatCompletionChunk = serde_json::from_str(&event.data)
-            .map_err(|e| protocol(ctx, format!("an event is not a chat completion chunk: {e}")))?;
-        if let Some(err) = embedded_error(&ctx.provider, &chunk.extra) {
-            return Err(err);
-        }
-        self.decoder.push(&chunk, &mut self.events);
         Ok(())
     }
 
     /// Encodes the canonical events gathered so far into `out`, reading usage on the way.
     fn emit(&mut self, ctx: &mut RelayCtx, out: &mut BytesMut) -> Result<(), GatewayError> {
+        let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
         for event in self.events.drain(..) {
             if let StreamEvent::Usage(usage) = &event {
                 ctx.exchange.usage = Some(*usage);
             }
-            self.encoder.push(&event, &mut self.out_events);
-        }
-        for event in self.out_events.drain(..) {
-            let data =
-                serde_json::to_string(&event).map_err(|e| GatewayError::Internal(e.to_string()))?;
-            out.extend_from_slice(&wire::sse::encode(Some(event.name()), &data));
+            match &mut self.client {
+                Client::Anthropic(encoder) => {
+                    let mut wire_events = Vec::new();
+                    encoder.push(&event, &mut wire_events);
+                    for e in wire_events {
+                        let data = serde_json::to_string(&e).map_err(internal)?;
+                        out.extend_from_slice(&wire::sse::encode(Some(e.name()), &data));
+                    }
+                }
+                Client::OpenAi(encoder) => {
+                    let mut chunks = Vec::new();
+                    encoder.push(&event, &mut chunks);
+                    for c in chunks {
+                        match c {
+                            openai::codec::ChunkOut::Chunk(chunk) => {
+                                let data = serde_json::to_string(&chunk).map_err(internal)?;
+                                out.extend_from_slice(&wire::sse::encode(None, &data));
+                            }
+                            openai::codec::ChunkOut::Done => {
+                                out.extend_from_slice(b"data: [DONE]\n\n");
+                            }
+                        }
+                    }
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// An `error` event of an Anthropic stream, with the status Anthropic gives its type.
+fn anthropic_stream_error(ctx: &RelayCtx, e: &anthropic::codec::StreamError) -> GatewayError {
+    let status = match e.kind.as_str() {
+        "overloaded_error" => 529,
+        "rate_limit_error" => 429,
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        _ => 500,
+    };
+    GatewayError::Upstream {
+        provider: ctx.provider.clone(),
+        status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY),
+        message: e.message.clone(),
+        openai_body: None,
+        retry_after: None,
     }
 }
 

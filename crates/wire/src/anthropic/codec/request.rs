@@ -18,7 +18,17 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
     let system = match &req.system {
         None => Vec::new(),
         Some(System::Text(text)) => vec![Text::plain(text.clone())],
-        Some(System::Blocks(blocks)) => blocks.iter().map(text).collect(),
+        Some(System::Blocks(blocks)) => blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| match b {
+                ContentBlock::Text(t) => Ok(text(t)),
+                other => Err(DecodeError::new(
+                    format!("system[{i}].type"),
+                    format!("expected a text block, not '{}'", other.kind()),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
     };
     let messages = req
         .messages
@@ -214,7 +224,11 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
     let system = match req.system.as_slice() {
         [] => None,
         [only] if only.cache_control.is_none() => Some(System::Text(only.text.clone())),
-        all => Some(System::Blocks(all.iter().map(text_block).collect())),
+        all => Some(System::Blocks(
+            all.iter()
+                .map(|t| ContentBlock::Text(text_block(t)))
+                .collect(),
+        )),
     };
     let mut messages: Vec<anthropic::Message> = Vec::with_capacity(req.messages.len());
     for message in &req.messages {

@@ -367,3 +367,19 @@ fn untranslatable_blocks_and_tools_name_the_field() {
     .unwrap();
     assert_eq!(decode_request(&req).unwrap_err().field, "tools[0].type");
 }
+
+#[test]
+fn system_blocks_keep_their_type_tag() {
+    let req = Request {
+        system: vec![Text {
+            text: "be brief".into(),
+            cache_control: Some(json!({"type": "ephemeral"})),
+        }],
+        ..Request::default()
+    };
+    let wire = serde_json::to_value(encode_request(&req, 10)).unwrap();
+    assert_eq!(
+        wire["system"],
+        json!([{ "type": "text", "text": "be brief", "cache_control": { "type": "ephemeral" } }])
+    );
+}
