@@ -896,3 +896,37 @@ async fn only_chat_completions_reach_an_anthropic_upstream() {
     );
     assert_eq!(gw.mock.calls(), 0);
 }
+
+#[tokio::test]
+async fn anthropic_upstream_errors_reach_openai_clients_as_openai_errors() {
+    let gw = TestGateway::with(anthropic_upstream).await;
+    gw.mock.set_default(Reply::status(529));
+    let req =
+        json!({ "model": "claude/claude-x", "messages": [{ "role": "user", "content": "x" }] });
+    let resp = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(resp.status(), 503, "overloaded is a 503 to OpenAI clients");
+    let body: Value = resp.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("mock error: status 529"), "{message}");
+    assert!(
+        body.get("type").is_none(),
+        "not Anthropic's error envelope: {body}"
+    );
+
+    let resp = gw
+        .post("/v1/messages", &messages("claude/claude-x", "x"))
+        .await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "overloaded_error"
+    );
+
+    gw.mock.set_default(Reply::status(400));
+    let resp = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "invalid_request_error"
+    );
+}

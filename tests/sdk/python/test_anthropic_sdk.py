@@ -1,5 +1,6 @@
 """The official Python `anthropic` SDK against the gateway's Anthropic Messages endpoint, which
-translates to the mock provider speaking the OpenAI wire format.
+translates to the mock provider speaking the OpenAI wire format; and the official `openai` SDK
+against a provider speaking the Anthropic wire format (the mock's `/v1/messages`).
 
 The mock's echo replies (see test_openai_sdk.py): "echo: <last user text>"; with tools offered
 and a user message last it calls the first tool with every required string argument "x"; after
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 
 import anthropic
+import openai
 import pytest
 
-from conftest import CLIENT_TIMEOUT_S, QUALIFIED_MODEL, VIRTUAL_MODEL
+from conftest import CLIENT_TIMEOUT_S, QUALIFIED_MODEL, VIRTUAL_MODEL, start_gateway
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -147,3 +149,80 @@ def test_errors_are_typed(claude, mock_control):
             model=VIRTUAL_MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]
         )
     assert err.value.body["error"]["type"] == "invalid_request_error"
+
+
+# --- an OpenAI client, an Anthropic upstream -------------------------------------------------
+
+ANTHROPIC_UPSTREAM = """\
+[providers.claude]
+wire_format = "anthropic"
+base_url = "{mock_url}/v1"
+auth = "header:x-api-key"
+keys = ["sk-ant-test"]
+
+[providers.claude.models."claude-x"]
+max_output_tokens = 1000
+"""
+
+
+@pytest.fixture(scope="module")
+def anthropic_gateway(stack, tmp_path_factory):
+    config = tmp_path_factory.mktemp("anthropic-upstream") / "switchboard.toml"
+    config.write_text(ANTHROPIC_UPSTREAM.format(mock_url=stack.mock_url), encoding="utf-8")
+    gw = start_gateway(config, log_name="python-gateway-anthropic-upstream.log")
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def gpt_client(anthropic_gateway) -> openai.OpenAI:
+    c = openai.OpenAI(
+        base_url=f"{anthropic_gateway.url}/v1", api_key="test", max_retries=0, timeout=CLIENT_TIMEOUT_S
+    )
+    yield c
+    c.close()
+
+
+def test_openai_chat_through_an_anthropic_upstream(gpt_client):
+    resp = gpt_client.chat.completions.create(
+        model="claude/claude-x",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}],
+    )
+    assert resp.model == "claude/claude-x"
+    assert resp.choices[0].message.content == "echo: hello there"
+    assert resp.choices[0].finish_reason == "stop"
+    assert resp.usage.prompt_tokens == 4 and resp.usage.completion_tokens == 3
+
+
+def test_openai_stream_and_tools_through_an_anthropic_upstream(gpt_client):
+    stream = gpt_client.chat.completions.create(
+        model="claude/claude-x",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "one two three"}],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "echo: one two three"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
+
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    resp = gpt_client.chat.completions.create(
+        model="claude/claude-x", tools=tools, messages=[{"role": "user", "content": "weather?"}]
+    )
+    (call,) = resp.choices[0].message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "x"}
+    assert resp.choices[0].finish_reason == "tool_calls"

@@ -553,7 +553,10 @@ async fn attempt(
     health.quota.observe(response.headers());
     if !response.status().is_success() {
         let wait = retry_after(response.headers());
-        let err = upstream::into_error(target.provider, response, deadline).await;
+        let mut err = upstream::into_error(target.provider, response, deadline).await;
+        if translation.is_some() {
+            err = translate::upstream_error(err, target.provider.wire_format);
+        }
         if err.failure_class() == FailureClass::RateLimit {
             // Without a Retry-After, a short pause keeps the quota strategy off it briefly.
             let until = Instant::now() + wait.unwrap_or(std::time::Duration::from_secs(1));

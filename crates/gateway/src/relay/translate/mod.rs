@@ -199,6 +199,35 @@ pub(super) fn relay(
     }
 }
 
+/// An upstream's error status answer, for a client of another dialect: Anthropic's error
+/// body is not passed on as if it were an OpenAI one, and its 529 "overloaded" becomes 503,
+/// the status every dialect knows (rendered as `overloaded_error` to Anthropic clients).
+pub(super) fn upstream_error(err: GatewayError, wire: WireFormat) -> GatewayError {
+    match (wire, err) {
+        (
+            WireFormat::Anthropic,
+            GatewayError::Upstream {
+                provider,
+                status,
+                message,
+                retry_after,
+                ..
+            },
+        ) => GatewayError::Upstream {
+            provider,
+            status: if status.as_u16() == 529 {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                status
+            },
+            message,
+            openai_body: None,
+            retry_after,
+        },
+        (_, err) => err,
+    }
+}
+
 /// An error object an OpenAI-compatible upstream sent inside a 200 response or stream.
 fn embedded_error(provider: &str, extra: &serde_json::Map<String, Value>) -> Option<GatewayError> {
     let error = extra.get("error")?;
