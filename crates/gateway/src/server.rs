@@ -92,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(ingress::health::live))
         .route("/health/ready", get(ingress::health::ready))
         .route("/health/detailed", get(ingress::health::detailed))
+        .route("/metrics", get(ingress::metrics::scrape))
         .fallback(|req: Request<axum::body::Body>| async move {
             GatewayError::NoRoute {
                 method: req.method().to_string(),
@@ -104,17 +105,22 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-/// for at most `server.shutdown_grace`, and returns.
+/// for at most `server.shutdown_grace`, and returns. With `[metrics] listen` set, `/metrics`
+/// is also served alone on that address, until the same moment.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config().server.shutdown_grace;
+    let metrics_stop = tokio_util::sync::CancellationToken::new();
+    let metrics_server = metrics_listener(&state, &metrics_stop).await?;
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let draining = state.clone();
+    let stop_metrics = metrics_stop.clone();
     let signal = async move {
         shutdown.await;
+        stop_metrics.cancel();
         draining.set_draining();
         tracing::info!("shutdown requested: no new connections; finishing requests in flight");
         let _ = stopped_tx.send(());
@@ -131,7 +137,7 @@ pub async fn serve(
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(signal);
-    tokio::select! {
+    let result = tokio::select! {
         result = server => result,
         () = async {
             let _ = stopped_rx.await;
@@ -140,5 +146,31 @@ pub async fn serve(
             tracing::warn!(grace = ?grace, "shutdown grace elapsed: closing the requests still in flight");
             Ok(())
         }
+    };
+    metrics_stop.cancel();
+    if let Some(task) = metrics_server {
+        let _ = task.await;
     }
+    result
+}
+
+/// Serves `/metrics` alone on `[metrics] listen`, when set, until `stop`.
+async fn metrics_listener(
+    state: &AppState,
+    stop: &tokio_util::sync::CancellationToken,
+) -> std::io::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let config = state.config();
+    let Some(addr) = config.metrics.listen.filter(|_| config.metrics.enabled) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
+    let app = ingress::metrics::routes(state.clone());
+    let stop = stop.clone();
+    // Awaited by `serve` after the main server stops.
+    Ok(Some(tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    })))
 }

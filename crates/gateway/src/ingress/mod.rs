@@ -2,4 +2,5 @@
 
 pub mod anthropic;
 pub mod health;
+pub mod metrics;
 pub mod openai;

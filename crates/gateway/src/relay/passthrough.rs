@@ -126,6 +126,7 @@ pub async fn forward_as(
 ) -> Response {
     let endpoint = mode.endpoint();
     let mut exchange = Exchange::new(request_id(headers), mode.label());
+    exchange.observe(state.telemetry());
     if state.services().usage.is_some() {
         exchange.meter = Some(account::meter(state));
     }
@@ -140,6 +141,7 @@ pub async fn forward_as(
             );
         }
     };
+    exchange.capture_request(&body);
     let mut parsed = match state
         .authenticate_from(&config, peer, headers)
         .and_then(|principal| {
@@ -215,6 +217,7 @@ async fn run(
             leader.record(attempt_all(state, endpoint, parsed, plan, exchange, render).await)
         }
         Claim::Follower(response) => {
+            exchange.replayed = true;
             exchange.status = response.status().as_u16();
             exchange.route = Some(format!("{}; idempotent replay", plan.label));
             exchange.finish(Outcome::Completed);
@@ -291,6 +294,7 @@ async fn attempt_all(
                     continue 'targets;
                 }
             };
+            exchange.note_attempt(&target.provider.id, target.model);
             exchange.attempts += 1;
             exchange.provider = Some(target.provider.id.clone());
             exchange.upstream_model = Some(target.model.to_owned());
@@ -567,6 +571,7 @@ async fn attempt(
 
     let mut exchange = exchange;
     exchange.status = 200;
+    let capture = exchange.response_capture();
     let ctx = RelayCtx {
         provider: target.provider.id.clone(),
         client_model: parsed.client_model.clone(),
@@ -595,6 +600,7 @@ async fn attempt(
         pool.report(lease, CredentialOutcome::Success);
     }
     let body = futures_util::stream::iter(first).chain(stream);
+    let body = crate::usage::request_log::tap(body, capture);
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
