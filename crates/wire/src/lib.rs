@@ -5,6 +5,8 @@
 //! - [`canonical`] — the canonical request, response and stream events every dialect
 //!   decodes into and encodes from.
 //! - [`sse`] — incremental Server-Sent Events decoder and encoder (the streaming hot path).
+//! - [`gemini`] — typed Google Gemini API bodies (generateContent requests, responses,
+//!   stream chunks).
 //! - [`json`] — [`json::RawObject`], a top-level JSON object whose values stay raw bytes, for
 //!   the same-dialect fast path that only rewrites a field or two.
 //! - [`openai`] — typed OpenAI API bodies (chat, completions, embeddings, models, errors).
@@ -13,6 +15,7 @@
 
 pub mod anthropic;
 pub mod canonical;
+pub mod gemini;
 pub mod json;
 pub mod openai;
 pub mod sse;
