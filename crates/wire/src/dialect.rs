@@ -14,6 +14,8 @@ pub enum Dialect {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// The Ollama API (`/api/chat`, `/api/generate`, …).
+    Ollama,
     /// Google Gemini API (`/v1beta/models/{model}:generateContent` and friends).
     Gemini,
 }
@@ -24,6 +26,7 @@ impl Dialect {
         match self {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
+            Self::Ollama => "ollama",
             Self::Gemini => "gemini",
         }
     }

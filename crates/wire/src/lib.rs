@@ -17,6 +17,7 @@ pub mod anthropic;
 pub mod canonical;
 pub mod gemini;
 pub mod json;
+pub mod ollama;
 pub mod openai;
 pub mod sse;
 pub mod usage;
