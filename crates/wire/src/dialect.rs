@@ -18,6 +18,8 @@ pub enum Dialect {
     Ollama,
     /// Google Gemini API (`/v1beta/models/{model}:generateContent` and friends).
     Gemini,
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
 }
 
 impl Dialect {
@@ -28,6 +30,7 @@ impl Dialect {
             Self::Anthropic => "anthropic",
             Self::Ollama => "ollama",
             Self::Gemini => "gemini",
+            Self::Responses => "responses",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`json`] — [`json::RawObject`], a top-level JSON object whose values stay raw bytes, for
 //!   the same-dialect fast path that only rewrites a field or two.
 //! - [`openai`] — typed OpenAI API bodies (chat, completions, embeddings, models, errors).
+//! - [`responses`] — typed OpenAI Responses API bodies and stream events.
 //! - [`usage`] — [`Usage`], token counts normalized across providers.
 //! - [`Dialect`] / [`WireFormat`] — what a client speaks and what a provider speaks.
 
@@ -19,6 +20,7 @@ pub mod gemini;
 pub mod json;
 pub mod ollama;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod usage;
 
