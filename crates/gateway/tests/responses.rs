@@ -1,0 +1,457 @@
+//! The OpenAI Responses dialect (`/v1/responses`) through the translation path, over real
+//! sockets, against the mock speaking OpenAI chat completions.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestGateway;
+use serde_json::{Value, json};
+use testkit::{MockUsage, Reply};
+
+fn request(text: &str) -> Value {
+    json!({ "model": "fast", "input": text })
+}
+
+/// The `(event name, data)` of every event of an SSE response.
+async fn events(resp: reqwest::Response) -> Vec<(String, Value)> {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let bytes = resp.bytes().await.unwrap();
+    let mut dec = wire::sse::SseDecoder::new();
+    dec.push(&bytes);
+    let mut out = Vec::new();
+    while let Some(ev) = dec.next_event().unwrap() {
+        if !ev.is_comment() {
+            let data: Value = serde_json::from_str(&ev.data).unwrap();
+            let name = ev.event.unwrap_or_default();
+            assert_eq!(data["type"], name.as_str(), "the event name is its type");
+            out.push((name, data));
+        }
+    }
+    assert!(dec.finish().unwrap().is_none());
+    let numbers: Vec<u64> = out
+        .iter()
+        .map(|(_, d)| d["sequence_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..out.len() as u64).collect::<Vec<_>>());
+    out
+}
+
+/// Event names, runs of the same delta collapsed.
+fn shape(events: &[(String, Value)]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (t, _) in events {
+        if !(t.ends_with(".delta") && out.last() == Some(&t.as_str())) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+fn weather_tool() -> Value {
+    json!([{ "type": "function", "name": "get_weather", "description": "Weather in a city",
+             "parameters": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] },
+             "strict": true }])
+}
+
+#[tokio::test]
+async fn a_text_response_with_cached_usage() {
+    let gw = TestGateway::start().await;
+    gw.mock.push(Reply::Text {
+        content: "hello there".into(),
+        usage: Some(MockUsage {
+            prompt_tokens: 2006,
+            completion_tokens: 300,
+            cached_tokens: 1920,
+            reasoning_tokens: 256,
+        }),
+    });
+    let mut req = request("hi");
+    req["temperature"] = json!(0.5);
+    req["max_output_tokens"] = json!(400);
+    req["metadata"] = json!({ "k": "v" });
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(body["object"], "response");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["model"], "fast");
+    assert!(body["created_at"].as_u64().unwrap() > 1_600_000_000);
+    assert_eq!(body["output"].as_array().unwrap().len(), 1);
+    let item = &body["output"][0];
+    assert_eq!(item["type"], "message");
+    assert_eq!(item["role"], "assistant");
+    assert_eq!(item["status"], "completed");
+    assert_eq!(
+        item["content"],
+        json!([{ "type": "output_text", "text": "hello there", "annotations": [] }])
+    );
+    assert_eq!(
+        body["usage"],
+        json!({ "input_tokens": 2006, "input_tokens_details": { "cached_tokens": 1920 },
+                "output_tokens": 300, "output_tokens_details": { "reasoning_tokens": 256 },
+                "total_tokens": 2306 })
+    );
+    assert_eq!(body["temperature"], 0.5, "settings are echoed");
+    assert_eq!(body["max_output_tokens"], 400);
+    assert_eq!(body["metadata"], json!({ "k": "v" }));
+
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["messages"],
+        json!([{ "role": "user", "content": "hi" }])
+    );
+    assert_eq!(sent["max_tokens"], 400);
+    assert!(
+        sent.get("metadata").is_none(),
+        "Responses-only fields stay here"
+    );
+}
+
+#[tokio::test]
+async fn a_length_cut_is_incomplete() {
+    let gw = TestGateway::start().await;
+    gw.mock.push(Reply::Raw {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: json!({ "id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "partial" }, "finish_reason": "length" }],
+            "usage": { "prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8 } })
+        .to_string(),
+    });
+    let body: Value = gw
+        .post("/v1/responses", &request("long story"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "incomplete");
+    assert_eq!(
+        body["incomplete_details"],
+        json!({ "reason": "max_output_tokens" })
+    );
+}
+
+#[tokio::test]
+async fn a_text_stream_follows_the_event_order() {
+    let gw = TestGateway::start().await;
+    gw.mock.push(Reply::Stream {
+        chunks: vec!["Hel".into(), "lo".into(), " world".into()],
+        delay_ms: 0,
+    });
+    let mut req = request("hi");
+    req["stream"] = json!(true);
+    let events = events(gw.post("/v1/responses", &req).await).await;
+    assert_eq!(
+        shape(&events),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    let created = &events[0].1["response"];
+    assert_eq!(created["status"], "in_progress");
+    assert_eq!(created["output"], json!([]));
+    let id = created["id"].as_str().unwrap();
+    let deltas: String = events
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .map(|(_, d)| d["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, "Hello world");
+    let item_id = events[2].1["item"]["id"].as_str().unwrap();
+    for (_, d) in &events[3..8] {
+        assert_eq!(d["item_id"], item_id);
+        assert_eq!(d["output_index"], 0);
+    }
+    let done = events
+        .iter()
+        .find(|(n, _)| n == "response.output_text.done")
+        .unwrap();
+    assert_eq!(done.1["text"], "Hello world");
+    let completed = &events.last().unwrap().1["response"];
+    assert_eq!(completed["id"], id);
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["output"][0]["content"][0]["text"], "Hello world");
+    assert!(completed["usage"]["total_tokens"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_function_call_streams_its_arguments() {
+    let gw = TestGateway::start().await;
+    gw.mock.push(Reply::ToolCall {
+        name: "get_weather".into(),
+        arguments: "{\"city\":\"Paris\"}".into(),
+        id: Some("call_77".into()),
+    });
+    let mut req = request("weather in Paris?");
+    req["stream"] = json!(true);
+    req["tools"] = weather_tool();
+    req["tool_choice"] = json!({ "type": "function", "name": "get_weather" });
+    req["parallel_tool_calls"] = json!(false);
+    let events = events(gw.post("/v1/responses", &req).await).await;
+    assert_eq!(
+        shape(&events),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    let added = &events[2].1["item"];
+    assert_eq!(added["type"], "function_call");
+    assert_eq!(added["call_id"], "call_77");
+    assert_eq!(added["name"], "get_weather");
+    assert_eq!(added["status"], "in_progress");
+    let pieces: Vec<&str> = events
+        .iter()
+        .filter(|(n, _)| n == "response.function_call_arguments.delta")
+        .map(|(_, d)| d["delta"].as_str().unwrap())
+        .collect();
+    assert!(pieces.len() > 1, "arguments arrive in pieces: {pieces:?}");
+    assert_eq!(pieces.concat(), "{\"city\":\"Paris\"}");
+    let done = events
+        .iter()
+        .find(|(n, _)| n == "response.function_call_arguments.done")
+        .unwrap();
+    assert_eq!(done.1["arguments"], "{\"city\":\"Paris\"}");
+    let item = &events.last().unwrap().1["response"]["output"][0];
+    assert_eq!(item["call_id"], "call_77");
+    assert_eq!(item["arguments"], "{\"city\":\"Paris\"}");
+    assert_eq!(item["status"], "completed");
+
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["tools"],
+        json!([{ "type": "function", "function": {
+            "name": "get_weather", "description": "Weather in a city",
+            "parameters": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] },
+            "strict": true
+        } }])
+    );
+    assert_eq!(
+        sent["tool_choice"],
+        json!({ "type": "function", "function": { "name": "get_weather" } })
+    );
+    assert_eq!(sent["parallel_tool_calls"], false);
+}
+
+#[tokio::test]
+async fn a_function_call_output_goes_upstream_as_a_tool_message() {
+    let gw = TestGateway::start().await;
+    let req = json!({
+        "model": "fast",
+        "instructions": "be brief",
+        "tools": weather_tool(),
+        "input": [
+            { "role": "user", "content": "weather in Paris?" },
+            { "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}" },
+            { "type": "function_call_output", "call_id": "call_1", "output": "sunny, 21C" }
+        ]
+    });
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["output"][0]["content"][0]["text"],
+        "tool result: sunny, 21C"
+    );
+    assert_eq!(body["instructions"], "be brief");
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["messages"],
+        json!([
+            { "role": "system", "content": "be brief" },
+            { "role": "user", "content": "weather in Paris?" },
+            { "role": "assistant", "content": null, "tool_calls": [
+                { "id": "call_1", "type": "function", "function": { "name": "get_weather", "arguments": "{\"city\":\"Paris\"}" } }
+            ] },
+            { "role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C" }
+        ])
+    );
+}
+
+#[tokio::test]
+async fn previous_response_id_chains_turns_and_get_reads_them_back() {
+    let gw = TestGateway::start().await;
+    let first: Value = gw
+        .post("/v1/responses", &request("my name is Ada"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first_id = first["id"].as_str().unwrap();
+
+    let mut req = request("what is my name?");
+    req["previous_response_id"] = json!(first_id);
+    req["stream"] = json!(true);
+    let events = events(gw.post("/v1/responses", &req).await).await;
+    let second = &events.last().unwrap().1["response"];
+    assert_eq!(second["previous_response_id"], first_id);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(
+        sent["messages"],
+        json!([
+            { "role": "user", "content": "my name is Ada" },
+            { "role": "assistant", "content": "echo: my name is Ada" },
+            { "role": "user", "content": "what is my name?" }
+        ])
+    );
+
+    // A third turn chained to the (streamed) second sees all three earlier messages.
+    let mut req = request("and again?");
+    req["previous_response_id"] = second["id"].clone();
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 200);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 5);
+
+    let got = gw.get(&format!("/v1/responses/{first_id}")).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.json::<Value>().await.unwrap(), first);
+    let got: Value = gw
+        .get(&format!("/v1/responses/{}", second["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(&got, second);
+
+    let deleted = reqwest::Client::new()
+        .delete(gw.url(&format!("/v1/responses/{first_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(
+        deleted.json::<Value>().await.unwrap(),
+        json!({ "id": first_id, "object": "response.deleted", "deleted": true })
+    );
+    assert_eq!(
+        gw.get(&format!("/v1/responses/{first_id}")).await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn store_false_keeps_nothing() {
+    let gw = TestGateway::start().await;
+    let mut req = request("forget me");
+    req["store"] = json!(false);
+    let body: Value = gw.post("/v1/responses", &req).await.json().await.unwrap();
+    let got = gw
+        .get(&format!("/v1/responses/{}", body["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.status(), 404);
+}
+
+#[tokio::test]
+async fn an_unknown_previous_response_is_a_404() {
+    let gw = TestGateway::start().await;
+    let mut req = request("hi");
+    req["previous_response_id"] = json!("resp_nope");
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 404);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "previous_response_not_found");
+    assert_eq!(body["error"]["param"], "previous_response_id");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resp_nope")
+    );
+    assert!(gw.mock.last_request().is_none(), "nothing went upstream");
+
+    let resp = gw.get("/v1/responses/resp_nope").await;
+    assert_eq!(resp.status(), 404);
+    assert!(resp.json::<Value>().await.unwrap()["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_is_refused_at_once() {
+    let gw = TestGateway::start().await;
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(gw.url("/v1/responses"))
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 426);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(gw.get("/v1/responses").await.status(), 405);
+}
+
+#[tokio::test]
+async fn bad_requests_are_openai_errors_naming_the_field() {
+    let gw = TestGateway::start().await;
+    let mut req = request("hi");
+    req["tools"] = json!([{ "type": "web_search_preview" }]);
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(body["error"]["param"], "tools[0].type");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'web_search_preview'")
+    );
+    let resp = gw.post("/v1/responses", &json!({ "model": "fast" })).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["param"],
+        "input"
+    );
+    let resp = gw.post_raw("/v1/responses", "{not json").await;
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn an_upstream_failure_mid_stream_ends_with_an_error_event() {
+    let gw = TestGateway::start().await;
+    gw.mock.push(Reply::DropMidStream { after_chunks: 2 });
+    let mut req = request("hi");
+    req["stream"] = json!(true);
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    let mut dec = wire::sse::SseDecoder::new();
+    dec.push(&bytes);
+    let mut names = Vec::new();
+    let mut last = Value::Null;
+    while let Some(ev) = dec.next_event().unwrap() {
+        names.push(ev.event.clone().unwrap_or_default());
+        last = serde_json::from_str(&ev.data).unwrap();
+    }
+    assert_eq!(names[0], "response.created");
+    assert_eq!(names.last().unwrap(), "error");
+    assert_eq!(last["type"], "error");
+    assert!(last["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(!names.contains(&"response.completed".to_owned()));
+}
