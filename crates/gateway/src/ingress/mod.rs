@@ -1,6 +1,7 @@
 //! Client-facing endpoints, one module per dialect, plus health probes.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod health;
 pub mod metrics;
 pub mod openai;

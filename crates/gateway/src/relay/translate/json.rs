@@ -80,6 +80,7 @@ fn render(
         Dialect::Anthropic => {
             serde_json::to_vec(&wire::anthropic::codec::encode_response(&canonical))
         }
+        Dialect::Gemini => serde_json::to_vec(&wire::gemini::codec::encode_response(&canonical)),
         Dialect::OpenAi => {
             let created = crate::usage::unix_ms(std::time::SystemTime::now()) / 1000;
             serde_json::to_vec(&wire::openai::codec::encode_response(&canonical, created))

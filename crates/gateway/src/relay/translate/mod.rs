@@ -187,8 +187,12 @@ pub(super) fn relay(
 ) -> (&'static str, Relay) {
     if streaming {
         let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model);
+        let content_type = match t.client {
+            Dialect::Gemini => crate::ingress::gemini::stream_content_type(&t.request),
+            _ => "text/event-stream",
+        };
         (
-            "text/event-stream",
+            content_type,
             Box::pin(stream::translate(upstream, ctx, pipeline)),
         )
     } else {

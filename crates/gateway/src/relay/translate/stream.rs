@@ -25,6 +25,7 @@ enum Upstream {
 enum Client {
     OpenAi(openai::codec::ChunkEncoder),
     Anthropic(anthropic::codec::EventEncoder),
+    Gemini(crate::ingress::gemini::StreamWriter),
 }
 
 /// Upstream events in, the client's events out.
@@ -51,6 +52,10 @@ impl Pipeline {
             Dialect::Anthropic => {
                 Client::Anthropic(anthropic::codec::EventEncoder::new(client_model))
             }
+            Dialect::Gemini => Client::Gemini(crate::ingress::gemini::StreamWriter::new(
+                &t.request,
+                client_model,
+            )),
         };
         Self {
             sse: SseDecoder::new(),
@@ -189,6 +194,7 @@ impl Pipeline {
                 ctx.exchange.usage = Some(*usage);
             }
             match &mut self.client {
+                Client::Gemini(writer) => writer.push(&event, out).map_err(internal)?,
                 Client::Anthropic(encoder) => {
                     let mut wire_events = Vec::new();
                     encoder.push(&event, &mut wire_events);

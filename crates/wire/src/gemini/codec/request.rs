@@ -381,24 +381,24 @@ pub fn encode_request(req: &canonical::Request) -> GenerateContentRequest {
             parts,
         });
     }
-    let tools = (!req.tools.is_empty())
-        .then(|| {
-            vec![crate::gemini::Tool {
-                function_declarations: req
-                    .tools
-                    .iter()
-                    .map(|t| FunctionDeclaration {
-                        name: t.name.clone(),
-                        description: t.description.clone(),
-                        parameters: None,
-                        parameters_json_schema: Some(t.parameters.clone()),
-                        extra: Map::new(),
-                    })
-                    .collect(),
-                extra: Map::new(),
-            }]
-        })
-        .unwrap_or_default();
+    let tools = if req.tools.is_empty() {
+        Vec::new()
+    } else {
+        vec![crate::gemini::Tool {
+            function_declarations: req
+                .tools
+                .iter()
+                .map(|t| FunctionDeclaration {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parameters: None,
+                    parameters_json_schema: Some(t.parameters.clone()),
+                    extra: Map::new(),
+                })
+                .collect(),
+            extra: Map::new(),
+        }]
+    };
     let tool_config = req.tool_choice.as_ref().map(|c| {
         let (mode, names) = match c {
             ToolChoice::Auto => ("AUTO", None),
