@@ -131,3 +131,16 @@ def test_unsupported_tools_are_a_bad_request(client):
             model=VIRTUAL_MODEL, input="hi", tools=[{"type": "web_search_preview"}]
         )
     assert "web_search_preview" in str(e.value)
+
+
+def test_upstream_errors_reach_the_sdk(client, mock_control):
+    mock_control.push({"type": "status", "status": 429, "retry_after": 1})
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model=QUALIFIED_MODEL, input="hi")
+
+    # Cut after the stream began: the SDK raises on the error event that ends it.
+    mock_control.push({"type": "drop_mid_stream", "after_chunks": 2})
+    with pytest.raises(openai.APIError):
+        with client.responses.stream(model=QUALIFIED_MODEL, input="hi") as stream:
+            for _ in stream:
+                pass
