@@ -18,7 +18,11 @@ pub struct ChatRequest {
     pub model: String,
     #[serde(default, deserialize_with = "nullable")]
     pub messages: Vec<Message>,
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tools: Vec<Tool>,
     /// `"json"` or a JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +51,11 @@ pub struct GenerateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// Base64 images, without a media type.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub images: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Value>,
@@ -73,9 +81,17 @@ pub struct Message {
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub images: Vec<String>,
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tool_calls: Vec<ToolCall>,
     /// On `tool` messages: the tool whose result this is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,7 +152,11 @@ pub struct Options {
     /// The most tokens to generate; -1 (or any negative): no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_predict: Option<i64>,
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub stop: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
@@ -241,6 +261,12 @@ pub struct EmbedResponse {
     pub embeddings: Vec<Vec<f32>>,
     #[serde(flatten)]
     pub metrics: Metrics,
+}
+
+/// The answer of `/api/embeddings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingsResponse {
+    pub embedding: Vec<f32>,
 }
 
 /// An error: `{"error": "…"}`, as a body or as the last line of a stream.

@@ -56,7 +56,10 @@ fn media_type(data: &str) -> &'static str {
 
 fn image(data: &str) -> Image {
     // A data URL is accepted too: some clients send one.
-    let source = match data.strip_prefix("data:").and_then(|r| r.split_once(";base64,")) {
+    let source = match data
+        .strip_prefix("data:")
+        .and_then(|r| r.split_once(";base64,"))
+    {
         Some((media_type, data)) => ImageSource::Base64 {
             media_type: media_type.to_owned(),
             data: data.to_owned(),
@@ -78,7 +81,10 @@ fn sampling(options: Option<&Options>) -> Sampling {
         return Sampling::default();
     };
     Sampling {
-        max_tokens: o.num_predict.and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0),
+        max_tokens: o
+            .num_predict
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| *n > 0),
         temperature: o.temperature,
         top_p: o.top_p,
         top_k: o.top_k,
@@ -422,13 +428,13 @@ pub fn encode_chat(req: &canonical::Request) -> ChatRequest {
                         _ => {}
                     }
                 }
-                if !user.content.is_empty() || !user.images.is_empty() {
-                    messages.push(user);
-                } else if !msg
+                // A turn of only tool results has become `tool` messages.
+                let only_results = msg
                     .content
                     .iter()
-                    .any(|b| matches!(b, Block::ToolResult(_)))
-                {
+                    .all(|b| matches!(b, Block::ToolResult(_)))
+                    && !msg.content.is_empty();
+                if !only_results || !user.content.is_empty() || !user.images.is_empty() {
                     messages.push(user);
                 }
             }

@@ -11,8 +11,8 @@ use crate::Usage;
 use crate::canonical::arb::{id, word};
 use crate::canonical::*;
 use crate::ollama::{
-    ChatRequest, ChatResponse, FunctionDef, GenerateRequest, Message as OMessage, Metrics,
-    Options, Tool as OTool, ToolCall, ToolCallFunction,
+    ChatRequest, ChatResponse, FunctionDef, GenerateRequest, Message as OMessage, Metrics, Options,
+    Tool as OTool, ToolCall, ToolCallFunction,
 };
 
 fn arguments() -> impl Strategy<Value = Value> {
@@ -340,7 +340,10 @@ fn a_stream_ends_with_the_counts() {
     ] {
         enc.push(&e, &mut out);
     }
-    let lines: Vec<Value> = out.iter().map(|o| serde_json::to_value(o).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4, "{lines:?}");
     assert_eq!(lines[0]["message"]["content"], "Hel");
     assert_eq!(lines[0]["done"], false);
@@ -360,5 +363,8 @@ fn times_are_rfc3339() {
         rfc3339(std::time::Duration::from_millis(1_700_000_000_123)),
         "2023-11-14T22:13:20.123000Z"
     );
-    assert_eq!(rfc3339(std::time::Duration::ZERO), "1970-01-01T00:00:00.000000Z");
+    assert_eq!(
+        rfc3339(std::time::Duration::ZERO),
+        "1970-01-01T00:00:00.000000Z"
+    );
 }
