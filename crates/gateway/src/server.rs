@@ -88,6 +88,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(ingress::openai::routes())
         .merge(ingress::anthropic::routes())
+        .merge(ingress::ollama::routes())
         .merge(ingress::gemini::routes())
         .merge(crate::admin::routes(state.clone()))
         .route("/health", get(ingress::health::live))

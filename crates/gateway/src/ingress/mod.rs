@@ -4,4 +4,5 @@ pub mod anthropic;
 pub mod gemini;
 pub mod health;
 pub mod metrics;
+pub mod ollama;
 pub mod openai;

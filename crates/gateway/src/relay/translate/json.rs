@@ -19,6 +19,7 @@ pub(super) fn translate(
     mut ctx: RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    ollama_generate: bool,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
         let mut body = Box::pin(upstream.bytes_stream());
@@ -31,7 +32,7 @@ pub(super) fn translate(
                 Err(e) => break Err(e),
             }
         };
-        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client));
+        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, ollama_generate));
         match rendered {
             Ok(out) => {
                 ctx.exchange.mark_first_byte();
@@ -55,6 +56,8 @@ fn render(
     ctx: &mut RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    // Ollama clients: the answer is `/api/generate`'s, not `/api/chat`'s.
+    ollama_generate: bool,
 ) -> Result<Bytes, GatewayError> {
     let mut canonical = match wire {
         WireFormat::OpenAi => {
@@ -84,6 +87,9 @@ fn render(
         Dialect::OpenAi => {
             let created = crate::usage::unix_ms(std::time::SystemTime::now()) / 1000;
             serde_json::to_vec(&wire::openai::codec::encode_response(&canonical, created))
+        }
+        Dialect::Ollama => {
+            crate::ingress::ollama::render::json(&canonical, &ctx.exchange, ollama_generate)
         }
     }
     .map(Bytes::from)

@@ -188,6 +188,7 @@ pub(super) fn relay(
     if streaming {
         let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model);
         let content_type = match t.client {
+            Dialect::Ollama => "application/x-ndjson",
             Dialect::Gemini => crate::ingress::gemini::stream_content_type(&t.request),
             _ => "text/event-stream",
         };
@@ -198,7 +199,13 @@ pub(super) fn relay(
     } else {
         (
             "application/json",
-            Box::pin(json::translate(upstream, ctx, wire, t.client)),
+            Box::pin(json::translate(
+                upstream,
+                ctx,
+                wire,
+                t.client,
+                wire::ollama::codec::is_generate(&t.request),
+            )),
         )
     }
 }

@@ -25,6 +25,7 @@ enum Upstream {
 enum Client {
     OpenAi(openai::codec::ChunkEncoder),
     Anthropic(anthropic::codec::EventEncoder),
+    Ollama(crate::ingress::ollama::render::Lines),
     Gemini(crate::ingress::gemini::StreamWriter),
 }
 
@@ -55,6 +56,10 @@ impl Pipeline {
             Dialect::Gemini => Client::Gemini(crate::ingress::gemini::StreamWriter::new(
                 &t.request,
                 client_model,
+            )),
+            Dialect::Ollama => Client::Ollama(crate::ingress::ollama::render::Lines::new(
+                client_model,
+                wire::ollama::codec::is_generate(&t.request),
             )),
         };
         Self {
@@ -195,6 +200,9 @@ impl Pipeline {
             }
             match &mut self.client {
                 Client::Gemini(writer) => writer.push(&event, out).map_err(internal)?,
+                Client::Ollama(lines) => {
+                    lines.push(&event, &ctx.exchange, out).map_err(internal)?
+                }
                 Client::Anthropic(encoder) => {
                     let mut wire_events = Vec::new();
                     encoder.push(&event, &mut wire_events);
