@@ -523,6 +523,29 @@ async fn models_are_listed_in_geminis_format_and_v1_models_stays_openais() {
 
     let openai: Value = gw.get("/v1/models").await.json().await.unwrap();
     assert_eq!(openai["object"], "list");
+    // The google-genai SDKs list under /v1/ by default: they are told apart by their headers.
+    let listing: Value = gw
+        .http
+        .get(gw.url("/v1/models"))
+        .header("x-goog-api-client", "google-genai-sdk/3.4.0")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["models"], body["models"]);
+    let one: Value = gw
+        .http
+        .get(gw.url("/v1/models/fast"))
+        .header("x-goog-api-key", "any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one, fast);
     let openai_one: Value = gw.get("/v1/models/fast").await.json().await.unwrap();
     assert_eq!(openai_one["object"], "model");
 }

@@ -2,8 +2,9 @@
 //!
 //! - `POST models/{model}:generateContent`, `:streamGenerateContent` (`?alt=sse` for
 //!   `data:` events, else one JSON array written element by element) and `:countTokens`;
-//! - `GET /v1beta/models` and `GET /v1beta/models/{model}` in Gemini's format
-//!   (`GET /v1/models` stays OpenAI's listing).
+//! - `GET /v1beta/models` and `GET /v1beta/models/{model}` in Gemini's format. `GET /v1/models`
+//!   stays OpenAI's listing, except for requests with `x-goog-api-client` or `x-goog-api-key`
+//!   (the `google-genai` SDKs, which list under `/v1/` by default).
 //!
 //! The model is the path segment before `:method`; it may hold a `/` (`openai/gpt-4o`, sent
 //! raw or as `%2F`) or a `:` (`llama3:8b`) — the method is after the last `:`. The key comes
@@ -13,7 +14,7 @@
 
 mod count_tokens;
 mod error;
-mod models;
+pub mod models;
 mod stream;
 
 use std::net::SocketAddr;

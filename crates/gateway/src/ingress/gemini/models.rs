@@ -38,15 +38,26 @@ fn model(id: &str, m: Option<&ListedModel>) -> Value {
     v
 }
 
+/// Whether a request comes from a Gemini client (the `google-genai` SDKs send both headers;
+/// OpenAI clients neither): `GET /v1/models` answers those in Gemini's format, as the SDKs
+/// list models under `/v1/` by default.
+pub fn is_gemini_client(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-goog-api-client") || headers.contains_key("x-goog-api-key")
+}
+
 pub async fn list(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    list_models_for(&state, peer, &with_query_key(&headers, query.as_deref())).await
+}
+
+/// The Gemini listing, for an authenticated caller.
+pub async fn list_models_for(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Response {
     let config = state.config();
-    let headers = with_query_key(&headers, query.as_deref());
-    if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
+    if let Err(e) = state.authenticate_from(&config, peer.ip(), headers) {
         return error_response(&e);
     }
     let discovered = state.discovered(&config).await;
@@ -64,9 +75,24 @@ pub async fn get(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    get_model_for(
+        &state,
+        peer,
+        &with_query_key(&headers, query.as_deref()),
+        &id,
+    )
+    .await
+}
+
+/// One model in Gemini's format (`id` with or without `models/`), for an authenticated caller.
+pub async fn get_model_for(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    id: &str,
+) -> Response {
     let config = state.config();
-    let headers = with_query_key(&headers, query.as_deref());
-    if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
+    if let Err(e) = state.authenticate_from(&config, peer.ip(), headers) {
         return error_response(&e);
     }
     let id = id.trim_start_matches('/');

@@ -18,6 +18,9 @@ pub async fn list(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
+    if crate::ingress::gemini::models::is_gemini_client(&headers) {
+        return crate::ingress::gemini::models::list_models_for(&state, peer, &headers).await;
+    }
     let config = state.config();
     if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
         return error_response(&e);
@@ -32,6 +35,9 @@ pub async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    if crate::ingress::gemini::models::is_gemini_client(&headers) {
+        return crate::ingress::gemini::models::get_model_for(&state, peer, &headers, &id).await;
+    }
     let config = state.config();
     if let Err(e) = state.authenticate_from(&config, peer.ip(), &headers) {
         return error_response(&e);
