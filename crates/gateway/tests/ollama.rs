@@ -6,9 +6,17 @@
 
 mod common;
 
-use common::TestGateway;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestGateway, base_config};
+use gateway::auth::keys::KeyRegistry;
+use gateway::limits::Limiter;
+use gateway::state::Services;
+use gateway::usage::{MemorySink, UsageWriter, WriterConfig};
 use serde_json::{Value, json};
-use testkit::{MockUsage, Reply};
+use store::{Limits, NewApiKey, NewUser, SecretBox, SecretKey, Store};
+use testkit::{MockProvider, MockUsage, Reply};
 
 fn chat(model: &str, text: &str) -> Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": text }], "stream": false })
@@ -470,4 +478,105 @@ async fn errors_are_ollama_errors() {
     let last = lines.last().unwrap();
     assert!(last["error"].is_string(), "{lines:?}");
     assert!(lines.iter().all(|l| l["done"] != true));
+}
+
+#[tokio::test]
+async fn keys_apply_as_bearer_tokens_and_usage_is_recorded_as_ollama() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_default(dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let secrets = SecretBox::new(&SecretKey::generate(), &SecretKey::generate()).unwrap();
+    let keys = Arc::new(
+        KeyRegistry::load(store.clone(), secrets.clone())
+            .await
+            .unwrap(),
+    );
+    let sink = MemorySink::new();
+    let (usage, _task) = UsageWriter::start(
+        Arc::new(sink.clone()),
+        WriterConfig {
+            interval: Duration::from_millis(20),
+            ..WriterConfig::default()
+        },
+    );
+    let services = Services {
+        keys: Some(Arc::clone(&keys)),
+        limiter: Limiter::memory(),
+        usage: Some(usage),
+        ..Services::default()
+    };
+    let mock = MockProvider::start().await;
+    let toml = base_config(&mock.url());
+    let gw = TestGateway::with_services(mock, &toml, services).await;
+
+    let user = store.create_user(&NewUser::member("ada")).await.unwrap();
+    let generated = secrets.generate_api_key();
+    store
+        .create_key(&NewApiKey {
+            user_id: user.id,
+            name: "test".into(),
+            prefix: generated.prefix.clone(),
+            hash: generated.hash,
+            expires_at: None,
+            allowed_models: Vec::new(),
+            limits: Limits::default(),
+        })
+        .await
+        .unwrap();
+    keys.refresh().await.unwrap();
+    let key = generated.plaintext.expose().clone();
+
+    let resp = gw.post("/api/chat", &chat("fast", "hello there")).await;
+    assert_eq!(resp.status(), 401);
+    assert!(resp.json::<Value>().await.unwrap()["error"].is_string());
+    assert_eq!(gw.get("/api/tags").await.status(), 401);
+    assert_eq!(
+        gw.get("/").await.status(),
+        200,
+        "the liveness check stays open"
+    );
+
+    let resp = gw
+        .http
+        .post(gw.url("/api/chat"))
+        .bearer_auth(&key)
+        .json(&chat("fast", "hello there"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let tags = gw
+        .http
+        .get(gw.url("/api/tags"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let records = sink.records();
+    let r = records
+        .iter()
+        .find(|r| r.status == 200)
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(r.dialect_in, wire::Dialect::Ollama);
+    assert_eq!(r.requested_model, "fast");
+    assert_eq!((r.usage.input, r.usage.output), (2, 3));
+    assert!(r.key_id.is_some());
+}
+
+#[tokio::test]
+async fn images_reach_the_upstream_as_data_urls() {
+    let gw = TestGateway::start().await;
+    let mut req = chat("fast", "what is this?");
+    req["messages"][0]["images"] = json!(["iVBORw0KGgo="]);
+    assert_eq!(gw.post("/api/chat", &req).await.status(), 200);
+    let sent = gw.mock.last_request().unwrap().json().unwrap();
+    let parts = sent["messages"][0]["content"].as_array().unwrap();
+    assert_eq!(parts[0], json!({ "type": "text", "text": "what is this?" }));
+    assert_eq!(
+        parts[1]["image_url"]["url"],
+        "data:image/png;base64,iVBORw0KGgo="
+    );
 }
