@@ -387,6 +387,15 @@ async fn discovery_routes_answer_as_ollama_does() {
 
     let ps: Value = gw.get("/api/ps").await.json().await.unwrap();
     assert_eq!(ps, json!({ "models": [] }));
+
+    let pull = gw.post("/api/pull", &json!({ "model": "llama3" })).await;
+    assert_eq!(pull.status(), 501);
+    assert!(
+        pull.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("/api/pull")
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@
 //! - `POST /api/embed`, `POST /api/embeddings`: sent as OpenAI embeddings requests through the
 //!   fast path, the answer rewritten in Ollama's shape (`embed`);
 //! - `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`, and `GET`/`HEAD /`
-//!   ("Ollama is running"), which clients use to find a server (`models`).
+//!   ("Ollama is running"), which clients use to find a server (`models`);
+//! - `pull`, `push`, `create`, `copy`, `delete`, `blobs`: 501 with an Ollama error — the
+//!   gateway's models are its providers', not files it manages.
 //!
 //! Every route is also served under `/v1` (`/v1/api/chat`, …). Errors are `{"error": "…"}`
 //! with the gateway's status, and a last `{"error": "…"}` line when a stream fails midway.
@@ -25,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
 use wire::canonical;
@@ -67,7 +69,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/tags", get(models::tags))
         .route("/api/show", post(models::show))
         .route("/api/ps", get(models::ps))
-        .route("/api/version", get(models::version));
+        .route("/api/version", get(models::version))
+        .route("/api/pull", post(models::unmanaged))
+        .route("/api/push", post(models::unmanaged))
+        .route("/api/create", post(models::unmanaged))
+        .route("/api/copy", post(models::unmanaged))
+        .route("/api/delete", delete(models::unmanaged))
+        .route(
+            "/api/blobs/{digest}",
+            post(models::unmanaged).head(models::unmanaged),
+        );
     Router::new()
         .route("/", get(models::root).head(models::root))
         .merge(api.clone())

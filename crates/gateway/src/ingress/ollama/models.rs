@@ -25,6 +25,18 @@ pub async fn root() -> &'static str {
     "Ollama is running"
 }
 
+/// Model management: the gateway's models are its providers', not files it can pull or delete.
+pub async fn unmanaged(uri: http::Uri) -> Response {
+    let body = wire::ollama::ErrorBody {
+        error: format!(
+            "{} is not supported: this is a Switchboard gateway, whose models come from its \
+             configured providers (see /api/tags)",
+            uri.path()
+        ),
+    };
+    (http::StatusCode::NOT_IMPLEMENTED, Json(body)).into_response()
+}
+
 pub async fn version() -> Json<Value> {
     Json(json!({ "version": VERSION }))
 }
