@@ -444,14 +444,30 @@ async fn an_upstream_failure_mid_stream_ends_with_an_error_event() {
     let mut dec = wire::sse::SseDecoder::new();
     dec.push(&bytes);
     let mut names = Vec::new();
-    let mut last = Value::Null;
+    let mut data = Vec::new();
     while let Some(ev) = dec.next_event().unwrap() {
         names.push(ev.event.clone().unwrap_or_default());
-        last = serde_json::from_str(&ev.data).unwrap();
+        data.push(serde_json::from_str::<Value>(&ev.data).unwrap());
     }
     assert_eq!(names[0], "response.created");
-    assert_eq!(names.last().unwrap(), "error");
-    assert_eq!(last["type"], "error");
-    assert!(last["message"].as_str().is_some_and(|m| !m.is_empty()));
     assert!(!names.contains(&"response.completed".to_owned()));
+    let n = names.len();
+    assert_eq!(names[n - 2..], ["response.failed", "error"]);
+    let failed = &data[n - 2];
+    assert_eq!(failed["response"]["status"], "failed");
+    assert!(failed["response"]["error"]["message"].is_string());
+    assert_eq!(
+        failed["response"]["output"][0]["content"][0]["text"]
+            .as_str()
+            .map(str::is_empty),
+        Some(false),
+        "the text relayed so far"
+    );
+    let error = &data[n - 1];
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let numbers: Vec<u64> = data
+        .iter()
+        .map(|d| d["sequence_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..n as u64).collect::<Vec<_>>());
 }

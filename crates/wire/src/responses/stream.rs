@@ -115,6 +115,10 @@ pub enum EventKind {
         message: String,
         #[serde(default)]
         param: Option<String>,
+        /// The same as an OpenAI error object. OpenAI's own `error` events lack it; the
+        /// `openai` SDKs raise an API error on an event that has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<serde_json::Value>,
     },
 }
 

@@ -77,6 +77,29 @@ pub fn error_event(err: &GatewayError) -> Bytes {
     wire::sse::encode(Some("error"), &data.to_string())
 }
 
+/// The events ending a Responses stream that fails after it began: `response.failed` with
+/// the response so far and the error, then an `error` event, numbered on from the stream's.
+pub(crate) fn failure(
+    encoder: &mut wire::responses::codec::EventEncoder,
+    err: &GatewayError,
+) -> Bytes {
+    let body = error_body(err);
+    let e = &body["error"];
+    let code = e["code"]
+        .as_str()
+        .or_else(|| e["type"].as_str())
+        .map(str::to_owned);
+    let message = e["message"].as_str().unwrap_or_default().to_owned();
+    let mut events = Vec::new();
+    encoder.fail(code, message, &mut events);
+    let mut out = Vec::new();
+    for event in events {
+        let data = serde_json::to_string(&event).unwrap_or_default();
+        out.extend_from_slice(&wire::sse::encode(Some(event.kind.name()), &data));
+    }
+    Bytes::from(out)
+}
+
 /// An OpenAI error response with `status`, `code` and `param`.
 fn error(status: StatusCode, code: Option<&str>, param: Option<&str>, message: String) -> Response {
     let body = json!({

@@ -54,6 +54,32 @@ impl EventEncoder {
         self.sequence
     }
 
+    /// The events ending a stream that failed: `response.failed` (the response so far, with
+    /// `error`) and an `error` event.
+    pub fn fail(&mut self, code: Option<String>, message: String, out: &mut Vec<Event>) {
+        self.response.status = "failed".into();
+        self.response.error = Some(serde_json::json!({
+            "code": code.clone().unwrap_or_else(|| "server_error".into()),
+            "message": message.clone(),
+        }));
+        self.response.usage = Some(encode_usage(&self.usage));
+        let response = Box::new(self.response.clone());
+        self.emit(EventKind::Failed { response }, out);
+        self.emit(
+            EventKind::Error {
+                error: Some(serde_json::json!({
+                    "type": "server_error",
+                    "code": code.clone(),
+                    "message": message.clone(),
+                })),
+                code,
+                message,
+                param: None,
+            },
+            out,
+        );
+    }
+
     fn emit(&mut self, kind: EventKind, out: &mut Vec<Event>) {
         out.push(Event {
             kind,

@@ -422,3 +422,51 @@ fn events_carry_their_type_and_sequence_number() {
         json!([])
     );
 }
+
+#[test]
+fn a_failure_ends_with_response_failed_and_error() {
+    let mut encoder = EventEncoder::new(ResponseObject::new("resp_1", "m", 1));
+    let mut out = Vec::new();
+    encoder.push(
+        &StreamEvent::Start {
+            id: "x".into(),
+            model: "m".into(),
+        },
+        &mut out,
+    );
+    encoder.push(
+        &StreamEvent::BlockStart {
+            index: 0,
+            kind: BlockKind::Text,
+        },
+        &mut out,
+    );
+    encoder.push(
+        &StreamEvent::Delta {
+            index: 0,
+            delta: Delta::Text("hi".into()),
+        },
+        &mut out,
+    );
+    encoder.fail(
+        Some("upstream_error".into()),
+        "the provider went away".into(),
+        &mut out,
+    );
+    let failed = serde_json::to_value(&out[5]).unwrap();
+    assert_eq!(failed["type"], "response.failed");
+    assert_eq!(failed["sequence_number"], 5);
+    assert_eq!(failed["response"]["status"], "failed");
+    assert_eq!(
+        failed["response"]["error"],
+        json!({"code": "upstream_error", "message": "the provider went away"})
+    );
+    assert_eq!(failed["response"]["output"][0]["content"][0]["text"], "hi");
+    let error = serde_json::to_value(&out[6]).unwrap();
+    assert_eq!(
+        error,
+        json!({"type": "error", "sequence_number": 6, "code": "upstream_error",
+               "message": "the provider went away", "param": null,
+               "error": {"type": "server_error", "code": "upstream_error", "message": "the provider went away"}})
+    );
+}
