@@ -448,9 +448,7 @@ async fn errors_are_gemini_error_objects_with_the_same_status() {
         "{error}"
     );
 
-    let resp = gw
-        .post("/v1beta/models/fast:embedContent", &generate("x"))
-        .await;
+    let resp = gw.post("/v1beta/models/fast:predict", &generate("x")).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(gw.mock.calls(), 0, "nothing reached the upstream");
 
@@ -579,4 +577,70 @@ async fn count_tokens_estimates_without_calling_the_upstream() {
         404
     );
     assert_eq!(gw.mock.calls(), 0);
+}
+
+#[tokio::test]
+async fn embeddings_go_through_the_upstreams_openai_embeddings() {
+    let gw = TestGateway::start().await;
+    let resp = gw
+        .post(
+            "/v1beta/models/mock/text-embedding-3-small:embedContent",
+            &json!({ "content": { "parts": [{ "text": "hello" }, { "text": "world" }] }, "outputDimensionality": 8 }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["embedding"]["values"].as_array().unwrap().len(), 8);
+    let sent = gw.mock.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/embeddings");
+    assert_eq!(
+        sent.json().unwrap(),
+        json!({ "model": "text-embedding-3-small", "input": "hello\nworld", "encoding_format": "float", "dimensions": 8 })
+    );
+
+    let body: Value = gw
+        .post(
+            "/v1/models/mock/text-embedding-3-small:batchEmbedContents",
+            &json!({ "requests": [
+                { "model": "models/mock/text-embedding-3-small", "content": { "parts": [{ "text": "a" }] } },
+                { "model": "models/mock/text-embedding-3-small", "content": { "parts": [{ "text": "b" }] } }
+            ] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let embeddings = body["embeddings"].as_array().unwrap();
+    assert_eq!(embeddings.len(), 2);
+    assert_ne!(
+        embeddings[0], embeddings[1],
+        "one vector per text, in order"
+    );
+    assert_eq!(
+        gw.mock.last_request().unwrap().json().unwrap()["input"],
+        json!(["a", "b"])
+    );
+
+    let resp = gw
+        .post(
+            "/v1beta/models/mock/text-embedding-3-small:embedContent",
+            &json!({ "content": { "parts": [{ "inlineData": { "mimeType": "image/png", "data": "AAAA" } }] } }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "INVALID_ARGUMENT"
+    );
+    let resp = gw
+        .post(
+            "/v1beta/models/nope:embedContent",
+            &json!({ "content": { "parts": [{ "text": "a" }] } }),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "NOT_FOUND"
+    );
 }

@@ -156,3 +156,12 @@ def test_v1beta_as_the_api_version(stack):
         assert f"models/{VIRTUAL_MODEL}" in [m.name for m in c.models.list()]
     finally:
         c.close()
+
+
+def test_embed_content(gemini):
+    resp = gemini.models.embed_content(
+        model="mock/text-embedding-3-small", contents=["hello", "world"]
+    )
+    assert len(resp.embeddings) == 2
+    assert all(len(e.values) == 8 for e in resp.embeddings)
+    assert resp.embeddings[0].values != resp.embeddings[1].values

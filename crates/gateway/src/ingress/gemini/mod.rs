@@ -10,9 +10,11 @@
 //! raw or as `%2F`) or a `:` (`llama3:8b`) — the method is after the last `:`. The key comes
 //! in `x-goog-api-key` (or any header the gateway reads) or in the `key` query parameter.
 //! Requests go through the canonical model and the translation path; errors render as
-//! Gemini error objects (`error`). Embeddings (`embedContent`) are not served.
+//! Gemini error objects (`error`). `:embedContent` and `:batchEmbedContents` go to the
+//! upstream's OpenAI `/embeddings` (`embed`).
 
 mod count_tokens;
+mod embed;
 mod error;
 pub mod models;
 mod stream;
@@ -148,12 +150,16 @@ async fn call(
         "countTokens" => {
             return count_tokens::handler(&state, peer, &headers, model, body);
         }
+        "embedContent" | "batchEmbedContents" => {
+            let batch = method == "batchEmbedContents";
+            return embed::handler(&state, peer, &headers, model, batch, body).await;
+        }
         other => {
             return error_response(&GatewayError::InvalidRequest {
                 param: "method".into(),
                 message: format!(
                     "the method '{other}' is not served: generateContent, \
-                     streamGenerateContent and countTokens are"
+                     streamGenerateContent, countTokens, embedContent and batchEmbedContents are"
                 ),
             });
         }
