@@ -90,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingress::anthropic::routes())
         .merge(ingress::ollama::routes())
         .merge(ingress::gemini::routes())
+        .merge(ingress::responses::routes())
         .merge(crate::admin::routes(state.clone()))
         .route("/health", get(ingress::health::live))
         .route("/health/ready", get(ingress::health::ready))

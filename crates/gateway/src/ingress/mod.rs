@@ -6,3 +6,4 @@ pub mod health;
 pub mod metrics;
 pub mod ollama;
 pub mod openai;
+pub mod responses;

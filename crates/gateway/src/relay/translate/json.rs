@@ -19,6 +19,7 @@ pub(super) fn translate(
     mut ctx: RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    responses: Option<wire::responses::ResponseObject>,
     ollama_generate: bool,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
     async_stream::stream! {
@@ -32,7 +33,7 @@ pub(super) fn translate(
                 Err(e) => break Err(e),
             }
         };
-        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, ollama_generate));
+        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, responses, ollama_generate));
         match rendered {
             Ok(out) => {
                 ctx.exchange.mark_first_byte();
@@ -56,6 +57,8 @@ fn render(
     ctx: &mut RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    // Responses clients: the response the answer fills in (id, echoed settings).
+    responses: Option<wire::responses::ResponseObject>,
     // Ollama clients: the answer is `/api/generate`'s, not `/api/chat`'s.
     ollama_generate: bool,
 ) -> Result<Bytes, GatewayError> {
@@ -80,6 +83,12 @@ fn render(
     ctx.exchange.usage = Some(canonical.usage);
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
     match client {
+        Dialect::Responses => serde_json::to_vec(&wire::responses::codec::encode_response(
+            &canonical,
+            responses.unwrap_or_else(|| {
+                wire::responses::ResponseObject::new("resp_unknown", canonical.model.clone(), 0)
+            }),
+        )),
         Dialect::Anthropic => {
             serde_json::to_vec(&wire::anthropic::codec::encode_response(&canonical))
         }

@@ -197,6 +197,8 @@ pub(super) fn relay(
             Box::pin(stream::translate(upstream, ctx, pipeline)),
         )
     } else {
+        let responses = (t.client == Dialect::Responses)
+            .then(|| crate::ingress::responses::base(&t.request, &ctx.client_model));
         (
             "application/json",
             Box::pin(json::translate(
@@ -204,6 +206,7 @@ pub(super) fn relay(
                 ctx,
                 wire,
                 t.client,
+                responses,
                 wire::ollama::codec::is_generate(&t.request),
             )),
         )

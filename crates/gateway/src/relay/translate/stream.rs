@@ -25,6 +25,7 @@ enum Upstream {
 enum Client {
     OpenAi(openai::codec::ChunkEncoder),
     Anthropic(anthropic::codec::EventEncoder),
+    Responses(Box<wire::responses::codec::EventEncoder>),
     Ollama(crate::ingress::ollama::render::Lines),
     Gemini(crate::ingress::gemini::StreamWriter),
 }
@@ -52,6 +53,11 @@ impl Pipeline {
             )),
             Dialect::Anthropic => {
                 Client::Anthropic(anthropic::codec::EventEncoder::new(client_model))
+            }
+            Dialect::Responses => {
+                Client::Responses(Box::new(wire::responses::codec::EventEncoder::new(
+                    crate::ingress::responses::base(&t.request, client_model),
+                )))
             }
             Dialect::Gemini => Client::Gemini(crate::ingress::gemini::StreamWriter::new(
                 &t.request,
@@ -98,7 +104,7 @@ pub(super) fn translate(
             if let Some(err) = failure {
                 if started {
                     ctx.exchange.error = Some(err.to_string());
-                    yield Ok((ctx.error_event)(&err));
+                    yield Ok(p.error_event(&ctx, &err));
                     ctx.exchange.finish(Outcome::UpstreamFailed);
                 } else {
                     yield Err(ctx.before_start(err));
@@ -114,6 +120,14 @@ pub(super) fn translate(
 }
 
 impl Pipeline {
+    /// The event ending a stream that failed after it began, in the client's dialect.
+    fn error_event(&mut self, ctx: &RelayCtx, err: &GatewayError) -> Bytes {
+        match &mut self.client {
+            Client::Responses(encoder) => crate::ingress::responses::failure(encoder, err),
+            _ => (ctx.error_event)(err),
+        }
+    }
+
     /// Translates every complete upstream event (at the end: the unterminated last one too,
     /// and the end of the stream when the upstream never said it ended).
     fn drain(
@@ -202,6 +216,14 @@ impl Pipeline {
                 Client::Gemini(writer) => writer.push(&event, out).map_err(internal)?,
                 Client::Ollama(lines) => {
                     lines.push(&event, &ctx.exchange, out).map_err(internal)?
+                }
+                Client::Responses(encoder) => {
+                    let mut wire_events = Vec::new();
+                    encoder.push(&event, &mut wire_events);
+                    for e in wire_events {
+                        let data = serde_json::to_string(&e).map_err(internal)?;
+                        out.extend_from_slice(&wire::sse::encode(Some(e.kind.name()), &data));
+                    }
                 }
                 Client::Anthropic(encoder) => {
                     let mut wire_events = Vec::new();
