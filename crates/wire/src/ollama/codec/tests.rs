@@ -368,3 +368,73 @@ fn times_are_rfc3339() {
         "1970-01-01T00:00:00.000000Z"
     );
 }
+
+/// The canonical answer a well-formed stream adds up to.
+fn assemble(events: &[StreamEvent]) -> Response {
+    let mut resp = Response::default();
+    let mut index = std::collections::HashMap::new();
+    for e in events {
+        match e {
+            StreamEvent::Start { model, .. } => resp.model.clone_from(model),
+            StreamEvent::BlockStart { index: i, kind } => {
+                index.insert(*i, resp.content.len());
+                resp.content.push(match kind {
+                    BlockKind::Text => Block::Text(Text::plain("")),
+                    BlockKind::Thinking => Block::Thinking(Thinking::default()),
+                    BlockKind::RedactedThinking { data } => {
+                        Block::RedactedThinking { data: data.clone() }
+                    }
+                    BlockKind::ToolUse { id, name } => Block::ToolUse(ToolUse {
+                        id: id.clone(),
+                        name: name.clone(),
+                        ..ToolUse::default()
+                    }),
+                });
+            }
+            StreamEvent::Delta { index: i, delta } => match (&mut resp.content[index[i]], delta) {
+                (Block::Text(t), Delta::Text(d)) => t.text.push_str(d),
+                (Block::Thinking(t), Delta::Thinking(d)) => t.text.push_str(d),
+                (Block::ToolUse(u), Delta::ToolArguments(d)) => u.arguments.push_str(d),
+                _ => {}
+            },
+            StreamEvent::Finish { reason, .. } => resp.stop_reason = Some(*reason),
+            StreamEvent::Usage(u) => resp.usage = *u,
+            StreamEvent::BlockStop { .. } | StreamEvent::End => {}
+        }
+    }
+    resp
+}
+
+proptest! {
+    /// The lines of a stream add up to the whole answer: the same text, thinking, tool calls,
+    /// stop reason and counts.
+    #[test]
+    fn stream_lines_add_up_to_the_answer(
+        events in crate::canonical::arb::stream(
+            true,
+            false,
+            prop_oneof![Just(StopReason::Stop), Just(StopReason::Length), Just(StopReason::ToolCalls)],
+            crate::canonical::arb::usage(true, true),
+        )
+    ) {
+        let mut enc = ChunkEncoder::new("m", "t");
+        let mut lines = Vec::new();
+        for e in &events {
+            enc.push(e, &mut lines);
+        }
+        let (last, deltas) = lines.split_last().unwrap();
+        prop_assert!(last.done);
+        prop_assert!(deltas.iter().all(|l| !l.done));
+        let mut folded = last.clone();
+        for l in deltas {
+            folded.message.content.push_str(&l.message.content);
+            if let Some(t) = &l.message.thinking {
+                folded.message.thinking.get_or_insert_default().push_str(t);
+            }
+            folded.message.tool_calls.extend(l.message.tool_calls.iter().cloned());
+        }
+        let mut whole = assemble(&events);
+        whole.model = "m".into();
+        prop_assert_eq!(folded, encode_response(&whole, "t"));
+    }
+}
