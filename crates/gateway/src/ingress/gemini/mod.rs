@@ -168,29 +168,42 @@ async fn call(
     passthrough::forward_as(&state, GENERATE, peer.ip(), &headers, body, render).await
 }
 
-/// What the decoder needs from the URL, before the body: `model\nframing\n` then the body
-/// as sent (so a JSON error's line and column are the client's, plus two lines).
+/// The body field that carries what the decoder needs from the URL (the model and the
+/// stream framing), spliced into the client's JSON object so that the body stays JSON (as
+/// request logs keep it). A body that is not an object passes unchanged and fails to parse.
+const ROUTE: &str = "$switchboard_route";
+
 fn envelope(model: &str, framing: &str, body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(model.len() + framing.len() + 2 + body.len());
-    out.extend_from_slice(model.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(framing.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(body);
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(open) = start.filter(|&i| body[i] == b'{') else {
+        return Bytes::copy_from_slice(body);
+    };
+    let rest = &body[open + 1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let route = serde_json::json!({ "model": model, "framing": framing });
+    let mut out = Vec::with_capacity(body.len() + model.len() + 64);
+    out.extend_from_slice(&body[..=open]);
+    out.extend_from_slice(format!("\"{ROUTE}\":{route}").as_bytes());
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
     Bytes::from(out)
 }
 
-fn decode_envelope(bytes: &[u8]) -> Result<canonical::Request, GatewayError> {
-    let mut pieces = bytes.splitn(3, |b| *b == b'\n');
-    let (Some(model), Some(framing), Some(body)) = (pieces.next(), pieces.next(), pieces.next())
-    else {
-        return Err(GatewayError::Internal(
-            "a Gemini request without its envelope".into(),
-        ));
+fn decode_envelope(body: &[u8]) -> Result<canonical::Request, GatewayError> {
+    let mut request = parse(body)?;
+    let route = request.extra.shift_remove(ROUTE);
+    let field = |name: &str| {
+        route
+            .as_ref()
+            .and_then(|r| r.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| GatewayError::Internal("a Gemini request without its route".into()))
     };
-    let model = String::from_utf8_lossy(model).into_owned();
-    let framing = String::from_utf8_lossy(framing).into_owned();
-    let mut request = to_canonical(parse(body)?, &model)?;
+    let (model, framing) = (field("model")?, field("framing")?);
+    let mut request = to_canonical(request, &model)?;
     if framing != "json" {
         request.stream = true;
         request.passthrough.dialect = Some(wire::Dialect::Gemini);
@@ -257,6 +270,22 @@ mod tests {
             Some(("x", "countTokens"))
         );
         assert_eq!(split_call("no-method"), None);
+    }
+
+    #[test]
+    fn the_route_is_spliced_into_the_body_and_taken_out_again() {
+        let body = envelope(
+            "fast",
+            "sse",
+            br#" { "contents": [{"parts": [{"text": "hi"}]}] }"#,
+        );
+        let request = decode_envelope(&body).unwrap_or_default();
+        assert_eq!(request.model, "fast");
+        assert!(request.stream && is_sse(&request));
+        assert_eq!(request.messages.len(), 1);
+        let empty = envelope("fast", "json", b"{}");
+        assert!(serde_json::from_slice::<Value>(&empty).is_ok());
+        assert_eq!(&envelope("fast", "json", b"[1]")[..], b"[1]");
     }
 
     #[test]
