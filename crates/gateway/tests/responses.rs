@@ -5,11 +5,17 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::TestGateway;
+use common::{TestGateway, base_config};
+use gateway::auth::keys::KeyRegistry;
+use gateway::limits::Limiter;
+use gateway::state::Services;
+use gateway::usage::{MemorySink, UsageWriter, WriterConfig};
 use serde_json::{Value, json};
-use testkit::{MockUsage, Reply};
+use store::{Limits, NewApiKey, NewUser, SecretBox, SecretKey, Store};
+use testkit::{MockProvider, MockUsage, Reply};
 
 fn request(text: &str) -> Value {
     json!({ "model": "fast", "input": text })
@@ -470,4 +476,113 @@ async fn an_upstream_failure_mid_stream_ends_with_an_error_event() {
         .map(|d| d["sequence_number"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, (0..n as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn stored_responses_stay_with_their_key_and_usage_is_recorded_as_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_default(dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let secrets = SecretBox::new(&SecretKey::generate(), &SecretKey::generate()).unwrap();
+    let keys = Arc::new(
+        KeyRegistry::load(store.clone(), secrets.clone())
+            .await
+            .unwrap(),
+    );
+    let sink = MemorySink::new();
+    let (usage, _task) = UsageWriter::start(
+        Arc::new(sink.clone()),
+        WriterConfig {
+            interval: Duration::from_millis(20),
+            ..WriterConfig::default()
+        },
+    );
+    let services = Services {
+        keys: Some(Arc::clone(&keys)),
+        limiter: Limiter::memory(),
+        usage: Some(usage),
+        ..Services::default()
+    };
+    let mock = MockProvider::start().await;
+    let toml = base_config(&mock.url());
+    let gw = TestGateway::with_services(mock, &toml, services).await;
+    let user = store.create_user(&NewUser::member("ada")).await.unwrap();
+    let mut plaintexts = Vec::new();
+    for name in ["a", "b"] {
+        let generated = secrets.generate_api_key();
+        store
+            .create_key(&NewApiKey {
+                user_id: user.id,
+                name: name.into(),
+                prefix: generated.prefix.clone(),
+                hash: generated.hash,
+                expires_at: None,
+                allowed_models: Vec::new(),
+                limits: Limits::default(),
+            })
+            .await
+            .unwrap();
+        plaintexts.push(generated.plaintext.expose().clone());
+    }
+    keys.refresh().await.unwrap();
+    let (a, b) = (&plaintexts[0], &plaintexts[1]);
+
+    let resp = gw.post("/v1/responses", &request("hello there")).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "authentication_error"
+    );
+    let send = |key: &str, req: reqwest::RequestBuilder| req.bearer_auth(key).send();
+    let created: Value = send(
+        a,
+        gw.http
+            .post(gw.url("/v1/responses"))
+            .json(&request("hello there")),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/responses/{id}");
+
+    assert_eq!(
+        send(a, gw.http.get(gw.url(&path))).await.unwrap().status(),
+        200
+    );
+    assert_eq!(gw.get(&path).await.status(), 401);
+    assert_eq!(
+        send(b, gw.http.get(gw.url(&path))).await.unwrap().status(),
+        404,
+        "another key does not see it"
+    );
+    let mut chained = request("again");
+    chained["previous_response_id"] = json!(id);
+    let resp = send(b, gw.http.post(gw.url("/v1/responses")).json(&chained))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        send(b, gw.http.delete(gw.url(&path)))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let resp = send(a, gw.http.post(gw.url("/v1/responses")).json(&chained))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let records = sink.records();
+    let ok: Vec<_> = records.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(ok.len(), 2, "{records:?}");
+    for r in ok {
+        assert_eq!(r.dialect_in, wire::Dialect::Responses);
+        assert_eq!(r.requested_model, "fast");
+        assert!(r.key_id.is_some());
+    }
 }
