@@ -79,6 +79,8 @@ async fn a_text_response_with_cached_usage() {
     req["temperature"] = json!(0.5);
     req["max_output_tokens"] = json!(400);
     req["metadata"] = json!({ "k": "v" });
+    req["text"] = json!({ "format": { "type": "json_schema", "name": "answer", "strict": true,
+        "schema": { "type": "object", "properties": { "a": { "type": "string" } } } } });
     let resp = gw.post("/v1/responses", &req).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
@@ -116,6 +118,15 @@ async fn a_text_response_with_cached_usage() {
     assert!(
         sent.get("metadata").is_none(),
         "Responses-only fields stay here"
+    );
+    assert_eq!(
+        sent["response_format"],
+        json!({ "type": "json_schema", "json_schema": { "name": "answer", "strict": true,
+            "schema": { "type": "object", "properties": { "a": { "type": "string" } } } } })
+    );
+    assert_eq!(
+        body["text"]["format"]["name"], "answer",
+        "the format is echoed"
     );
 }
 
