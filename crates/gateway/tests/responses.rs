@@ -445,6 +445,16 @@ async fn bad_requests_are_openai_errors_naming_the_field() {
         resp.json::<Value>().await.unwrap()["error"]["param"],
         "input"
     );
+    let req =
+        json!({ "model": "fast", "input": [{ "type": "function_call_output", "output": "x" }] });
+    let resp = gw.post("/v1/responses", &req).await;
+    assert_eq!(resp.status(), 400);
+    let message = resp.json::<Value>().await.unwrap()["error"]["message"].clone();
+    let message = message.as_str().unwrap();
+    assert!(
+        message.contains("input[0]") && message.contains("call_id"),
+        "{message}"
+    );
     let resp = gw.post_raw("/v1/responses", "{not json").await;
     assert_eq!(resp.status(), 400);
 }

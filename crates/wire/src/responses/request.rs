@@ -49,11 +49,39 @@ pub struct ResponsesRequest {
 }
 
 /// `input`: one user message as a string, or a list of items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Input {
     Text(String),
     Items(Vec<Item>),
+}
+
+impl<'de> Deserialize<'de> for Input {
+    /// Not `untagged`: an item that does not parse is named in the error.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(deserializer)? {
+            Value::String(s) => Ok(Self::Text(s)),
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    serde_json::from_value(item)
+                        .map_err(|e| D::Error::custom(format!("input[{i}]: {e}")))
+                })
+                .collect::<Result<_, _>>()
+                .map(Self::Items),
+            other => Err(D::Error::custom(format!(
+                "input: expected a string or a list of items, not {}",
+                match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    _ => "an object",
+                }
+            ))),
+        }
+    }
 }
 
 /// An input or output item, tagged by `type` (a message may leave it out).

@@ -470,3 +470,18 @@ fn a_failure_ends_with_response_failed_and_error() {
                "error": {"type": "server_error", "code": "upstream_error", "message": "the provider went away"}})
     );
 }
+
+#[test]
+fn an_item_that_does_not_parse_is_named() {
+    let e = serde_json::from_value::<ResponsesRequest>(json!({"model": "m", "input": [
+        {"role": "user", "content": "hi"},
+        {"type": "function_call", "name": "f", "arguments": "{}"}
+    ]}))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("input[1]") && e.contains("call_id"), "{e}");
+    let e = serde_json::from_value::<ResponsesRequest>(json!({"model": "m", "input": 3}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a string or a list of items"), "{e}");
+}
