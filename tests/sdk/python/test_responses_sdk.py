@@ -144,3 +144,16 @@ def test_upstream_errors_reach_the_sdk(client, mock_control):
         with client.responses.stream(model=QUALIFIED_MODEL, input="hi") as stream:
             for _ in stream:
                 pass
+
+
+def test_responses_parse_with_a_text_format(client, mock_control):
+    import pydantic
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        celsius: int
+
+    mock_control.push({"type": "text", "content": '{"city": "Paris", "celsius": 21}'})
+    r = client.responses.parse(model=VIRTUAL_MODEL, input="weather?", text_format=Weather)
+    assert r.output_parsed == Weather(city="Paris", celsius=21)
+    assert r.text.format.type == "json_schema"
