@@ -230,9 +230,9 @@ async fn create(
     keep_response(response, principal.scope(), input)
 }
 
-/// Passes the answer through and stores the response once it is complete: a JSON body when
-/// it has been read, a stream at its `response.completed` (or `.incomplete`) event, before
-/// that event goes out.
+/// Passes the answer through and stores the response once it is complete, before its last
+/// piece goes out: a JSON body when it parses whole, a stream at its `response.completed`
+/// (or `.incomplete`) event.
 fn keep_response(response: Response, scope: String, input: Vec<Value>) -> Response {
     let streamed = response
         .headers()
@@ -268,16 +268,17 @@ fn keep_response(response: Response, scope: String, input: Vec<Value>) -> Respon
                         }
                     }
                 } else {
+                    // The translation path sends a JSON answer as one piece: stored before
+                    // it goes out, so the client can chain to it at once.
                     json.extend_from_slice(&piece);
+                    if let Ok(v) = serde_json::from_slice::<Value>(&json)
+                        && let Some((scope, input)) = pending.take()
+                    {
+                        keep(v, scope, input);
+                    }
                 }
             }
             yield Ok(piece);
-        }
-        if let Some((scope, input)) = pending.take()
-            && !streamed
-            && let Ok(v) = serde_json::from_slice::<Value>(&json)
-        {
-            keep(v, scope, input);
         }
     };
     Response::from_parts(parts, Body::from_stream(body))
