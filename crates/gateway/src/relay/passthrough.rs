@@ -126,6 +126,9 @@ pub async fn forward_as(
 ) -> Response {
     let endpoint = mode.endpoint();
     let mut exchange = Exchange::new(request_id(headers), mode.label());
+    if let Mode::Translate { client, .. } = mode {
+        exchange.dialect = client;
+    }
     exchange.observe(state.telemetry());
     if state.services().usage.is_some() {
         exchange.meter = Some(account::meter(state));
@@ -298,6 +301,7 @@ async fn attempt_all(
             exchange.attempts += 1;
             exchange.provider = Some(target.provider.id.clone());
             exchange.upstream_model = Some(target.model.to_owned());
+            exchange.wire = target.provider.wire_format;
             if let Some(meter) = exchange.meter.as_mut() {
                 meter.prices = target.provider.models.get(target.model).map(|m| m.prices);
             }

@@ -59,6 +59,8 @@ pub struct Exchange {
     pub meter: Option<Meter>,
     /// The dialect the client speaks.
     pub dialect: wire::Dialect,
+    /// The wire format of the provider last tried.
+    pub wire: wire::WireFormat,
     /// Moves to another target after a failure (see [`Exchange::note_attempt`]).
     pub fallbacks: u32,
     /// Answered with the response of an earlier request with the same Idempotency-Key.
@@ -87,6 +89,7 @@ impl Exchange {
             started_wall: std::time::SystemTime::now(),
             meter: None,
             dialect: wire::Dialect::OpenAi,
+            wire: wire::WireFormat::OpenAi,
             fallbacks: 0,
             replayed: false,
             metrics: None,

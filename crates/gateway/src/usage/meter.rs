@@ -125,6 +125,12 @@ impl Relayed {
         }
     }
 
+    /// Adds output text already decoded (a translated stream's text, reasoning or tool-call
+    /// arguments).
+    pub fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
@@ -190,8 +196,8 @@ impl Meter {
             requested_model: exchange.model.clone().unwrap_or_default(),
             provider: exchange.provider.clone(),
             upstream_model: exchange.upstream_model.clone(),
-            dialect_in: wire::Dialect::OpenAi,
-            dialect_out: exchange.provider.as_ref().map(|_| wire::WireFormat::OpenAi),
+            dialect_in: exchange.dialect,
+            dialect_out: exchange.provider.as_ref().map(|_| exchange.wire),
             usage: Usage::default(),
             cost_micros: None,
             latency_ms: u64::try_from(exchange.started.elapsed().as_millis()).unwrap_or(u64::MAX),

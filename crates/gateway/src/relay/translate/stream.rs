@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use wire::canonical::StreamEvent;
+use wire::canonical::{Delta, StreamEvent};
 use wire::sse::{SseDecoder, SseEvent};
 use wire::{Dialect, WireFormat, anthropic, openai};
 
@@ -209,8 +209,18 @@ impl Pipeline {
     fn emit(&mut self, ctx: &mut RelayCtx, out: &mut BytesMut) -> Result<(), GatewayError> {
         let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
         for event in self.events.drain(..) {
-            if let StreamEvent::Usage(usage) = &event {
-                ctx.exchange.usage = Some(*usage);
+            match &event {
+                StreamEvent::Usage(usage) => ctx.exchange.usage = Some(*usage),
+                // What the client is sent, for charging a stream cut before its usage came.
+                StreamEvent::Delta {
+                    delta: Delta::Text(t) | Delta::Thinking(t) | Delta::ToolArguments(t),
+                    ..
+                } => {
+                    if let Some(meter) = ctx.exchange.meter.as_mut() {
+                        meter.relayed.push(t);
+                    }
+                }
+                _ => {}
             }
             match &mut self.client {
                 Client::Gemini(writer) => writer.push(&event, out).map_err(internal)?,
