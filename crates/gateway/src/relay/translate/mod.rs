@@ -81,7 +81,6 @@ pub(super) fn parse<'b>(
     body: &'b Bytes,
     exchange: &mut Exchange,
 ) -> Result<Parsed<'b>, GatewayError> {
-    exchange.dialect = client;
     let request = decode(body)?;
     exchange.model = Some(request.model.clone());
     exchange.stream = request.stream;
