@@ -77,17 +77,32 @@ impl MemoryBackend {
         let state = &mut *state;
         state.maybe_sweep(sec, wall);
 
+        // Each limited part's counter names, computed once for the check and the count.
+        let parts: Vec<_> = subject
+            .parts()
+            .filter(|(_, _, spec)| !spec.is_unlimited())
+            .map(|(scope, id, spec)| {
+                let name = subject_name(scope.letter(), id);
+                let budget = spec.budget.map(|b| {
+                    let period = period_at(b.period, wall);
+                    (b, budget_name(&name, &period.tag), period.ends_at)
+                });
+                (scope, id, spec, name, budget)
+            })
+            .collect();
+
         // Check every part first: a refusal leaves nothing counted.
-        for (scope, id, spec) in subject.parts() {
-            if spec.is_unlimited() {
-                continue;
-            }
-            let name = subject_name(scope.letter(), id);
+        for (scope, id, spec, name, budget) in &parts {
             let who = || Who {
-                scope,
-                id: id.to_owned(),
+                scope: *scope,
+                id: (*id).to_owned(),
             };
-            let s = state.subjects.entry(name.clone()).or_default();
+            if !state.subjects.contains_key(name) {
+                state.subjects.insert(name.clone(), SubjectState::default());
+            }
+            let Some(s) = state.subjects.get_mut(name) else {
+                continue;
+            };
             s.requests.prune(sec);
             s.tokens.prune(sec);
             if let Some(limit) = spec.rpm
@@ -114,20 +129,15 @@ impl MemoryBackend {
             {
                 return Err(Refusal::Concurrency { who: who(), limit });
             }
-            if let Some(budget) = spec.budget {
-                let period = period_at(budget.period, wall);
-                let spent = state
-                    .budgets
-                    .get(&budget_name(&name, &period.tag))
-                    .map_or(0, |c| c.spent);
+            if let Some((budget, key, ends_at)) = budget {
+                let spent = state.budgets.get(key).map_or(0, |c| c.spent);
                 if spent >= budget.limit_micros {
                     return Err(Refusal::Budget {
                         who: who(),
                         spent,
                         limit: budget.limit_micros,
                         period: budget.period,
-                        resets_in: period
-                            .ends_at
+                        resets_in: ends_at
                             .map(|end| std::time::Duration::from_secs(end.saturating_sub(wall))),
                     });
                 }
@@ -142,12 +152,10 @@ impl MemoryBackend {
             estimated_cost_micros,
         );
         let mut headers = RateHeaders::default();
-        for (scope, id, spec) in subject.parts() {
-            if spec.is_unlimited() {
+        for (scope, id, spec, name, budget) in parts {
+            let Some(s) = state.subjects.get_mut(&name) else {
                 continue;
-            }
-            let name = subject_name(scope.letter(), id);
-            let s = state.subjects.entry(name.clone()).or_default();
+            };
             let mut part = HeldPart::new(scope, id);
             let mut mine = RateHeaders::default();
             if let Some(limit) = spec.rpm {
@@ -167,14 +175,13 @@ impl MemoryBackend {
                 s.in_flight += 1;
                 part.slot = true;
             }
-            if let Some(budget) = spec.budget {
-                let period = period_at(budget.period, wall);
-                let key = budget_name(&name, &period.tag);
-                let cell = state.budgets.entry(key.clone()).or_insert(BudgetCell {
-                    spent: 0,
-                    ends_at: period.ends_at,
-                });
-                cell.spent = cell.spent.saturating_add(estimated_cost_micros);
+            if let Some((_, key, ends_at)) = budget {
+                if let Some(cell) = state.budgets.get_mut(&key) {
+                    cell.spent = cell.spent.saturating_add(estimated_cost_micros);
+                } else {
+                    let spent = estimated_cost_micros;
+                    state.budgets.insert(key.clone(), BudgetCell { spent, ends_at });
+                }
                 part.budget = Some(key);
             }
             headers.merge_stricter(&mine);

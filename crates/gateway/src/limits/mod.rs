@@ -280,6 +280,40 @@ impl Limiter {
         }
     }
 
+    /// [`Limiter::settle`] at once, without a task, when everything the admission holds is
+    /// in this instance's memory (no Redis round trip to wait for); otherwise the admission
+    /// comes back for the caller to settle asynchronously.
+    pub fn settle_in_memory(
+        &self,
+        mut admission: Admission,
+        actual_tokens: u64,
+        actual_cost_micros: i64,
+    ) -> Result<(), Admission> {
+        let memory_only = admission
+            .balance
+            .as_ref()
+            .is_none_or(|b| b.backend == Backend::Memory)
+            && admission
+                .held
+                .as_ref()
+                .is_none_or(|h| h.parts.is_empty() || h.backend == Backend::Memory);
+        if !memory_only {
+            return Err(admission);
+        }
+        if let Some(hold) = admission.balance.take() {
+            admission.shared.balances.settle(&hold, actual_cost_micros);
+        }
+        if let Some(held) = admission.held.take()
+            && !held.parts.is_empty()
+        {
+            admission
+                .shared
+                .memory
+                .settle(&held, actual_tokens, actual_cost_micros);
+        }
+        Ok(())
+    }
+
     /// Whether `user`'s balance is billed (it has a balance installed).
     pub fn is_billed(&self, user: &str) -> bool {
         self.shared.balances.is_billed(user)

@@ -233,8 +233,17 @@ impl Meter {
             .balance_ticket()
             .zip(self.store)
             .filter(|_| cost > 0);
-        // Settling may talk to Redis and charging talks to the database: never on the
+        // Counters in this instance's memory settle at once (a few map updates under a
+        // short lock). Settling in Redis and charging the database are never on the
         // caller's path (this runs from Drop too).
+        let admission = if charge.is_none() {
+            match limiter.settle_in_memory(admission, tokens, cost) {
+                Ok(()) => return,
+                Err(admission) => admission,
+            }
+        } else {
+            admission
+        };
         self.tasks.spawn(async move {
             limiter.settle(admission, tokens, cost).await;
             if let Some((ticket, store)) = charge {
