@@ -516,8 +516,10 @@ fn a_stream_cut_before_its_finish_still_ends_and_max_tokens_is_length() {
             StreamEvent::End
         ]
     );
-    let events = decode_chunks(&[json!({ "candidates": [{ "content": { "parts": [{ "text": "a" }] },
-                                          "finishReason": "MAX_TOKENS" }] })]);
+    let events = decode_chunks(&[
+        json!({ "candidates": [{ "content": { "parts": [{ "text": "a" }] },
+                                          "finishReason": "MAX_TOKENS" }] }),
+    ]);
     assert!(events.contains(&StreamEvent::Finish {
         reason: StopReason::Length,
         stop_sequence: None
