@@ -112,6 +112,8 @@ pub struct RawProvider {
     pub models: BTreeMap<String, RawModel>,
     pub aliases: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    /// Azure OpenAI: the `api-version` of deployment URLs (the model is the deployment).
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -28,6 +28,9 @@ pub struct CatalogProvider {
     pub local: bool,
     #[serde(default)]
     pub docs: Option<String>,
+    /// Azure OpenAI: the `api-version` of deployment URLs.
+    #[serde(default)]
+    pub api_version: Option<String>,
     #[serde(default)]
     pub models: Vec<CatalogModel>,
 }
@@ -127,7 +130,7 @@ mod tests {
             }
             p.auth.parse::<AuthStyle>()?;
             assert!(
-                ["openai", "anthropic"].contains(&p.wire_format.as_str()),
+                ["openai", "anthropic", "gemini", "ollama"].contains(&p.wire_format.as_str()),
                 "{}: wire format {}",
                 p.id,
                 p.wire_format

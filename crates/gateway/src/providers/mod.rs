@@ -5,6 +5,8 @@ pub mod anthropic;
 pub mod catalog;
 pub mod credentials;
 pub mod discovery;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 use std::collections::BTreeMap;
@@ -142,6 +144,9 @@ pub struct Provider {
     pub timeouts: Timeouts,
     pub models: BTreeMap<String, ModelInfo>,
     pub origin: Origin,
+    /// Azure OpenAI: requests go to `{base_url}/openai/deployments/{model}/…?api-version=…`
+    /// (the model is the deployment name) instead of `{base_url}/…`.
+    pub api_version: Option<String>,
 }
 
 impl Provider {
@@ -172,6 +177,7 @@ impl Provider {
             timeouts,
             models,
             origin,
+            api_version: None,
         }
     }
 }

@@ -518,7 +518,7 @@ async fn attempt(
     let decoded;
     let (body, translation) = match (&parsed.body, target.provider.wire_format) {
         (Source::Raw(obj), WireFormat::OpenAi) => (upstream_body(obj, target), None),
-        (Source::Raw(obj), WireFormat::Anthropic) => {
+        (Source::Raw(obj), WireFormat::Anthropic | WireFormat::Gemini | WireFormat::Ollama) => {
             match translate::from_openai(obj, endpoint, !parsed.strip_usage_chunk) {
                 Ok(t) => {
                     decoded = t;
@@ -541,6 +541,7 @@ async fn attempt(
             state.http(),
             target.provider,
             endpoint,
+            target.model,
             parsed.stream,
             credential,
         ),
@@ -550,6 +551,19 @@ async fn attempt(
             parsed.stream,
             credential,
             parsed.anthropic_beta.as_ref(),
+        ),
+        WireFormat::Gemini => crate::providers::gemini::request(
+            state.http(),
+            target.provider,
+            target.model,
+            parsed.stream,
+            credential,
+        ),
+        WireFormat::Ollama => crate::providers::ollama::request(
+            state.http(),
+            target.provider,
+            parsed.stream,
+            credential,
         ),
     }
     .header("x-request-id", exchange.request_id.as_ref())

@@ -78,6 +78,33 @@ fn render(
                 .map_err(|e| protocol(ctx, format!("the response is not a message: {e}")))?;
             wire::anthropic::codec::decode_response(&upstream)
         }
+        WireFormat::Gemini => {
+            let upstream: wire::gemini::GenerateContentResponse = serde_json::from_slice(body)
+                .map_err(|e| {
+                    protocol(
+                        ctx,
+                        format!("the response is not a generateContent answer: {e}"),
+                    )
+                })?;
+            if let Some(err) = embedded_error(&ctx.provider, &upstream.extra) {
+                return Err(err);
+            }
+            wire::gemini::codec::decode_response(&upstream)
+        }
+        WireFormat::Ollama => {
+            if let Some(message) = super::ollama_error(body) {
+                return Err(GatewayError::Upstream {
+                    provider: ctx.provider.clone(),
+                    status: http::StatusCode::BAD_GATEWAY,
+                    message,
+                    openai_body: None,
+                    retry_after: None,
+                });
+            }
+            let upstream: wire::ollama::ChatResponse = serde_json::from_slice(body)
+                .map_err(|e| protocol(ctx, format!("the response is not a chat answer: {e}")))?;
+            wire::ollama::codec::decode_response(&upstream)
+        }
     };
     canonical.model.clone_from(&ctx.client_model);
     ctx.exchange.usage = Some(canonical.usage);

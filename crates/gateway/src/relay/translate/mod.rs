@@ -4,9 +4,8 @@
 //! event by event as it arrives (`stream`). Fallback, admission and accounting are the fast
 //! path's own loop in `passthrough`; only the body of each attempt and the relay differ.
 //!
-//! Pairs: an Anthropic client to an OpenAI-compatible or an Anthropic upstream, and an
-//! OpenAI chat client to an Anthropic upstream (an OpenAI client to an OpenAI upstream is the
-//! fast path). An Anthropic client reaching an Anthropic upstream goes through the canonical
+//! Pairs: every client dialect to an OpenAI-compatible, Anthropic, Gemini or Ollama upstream
+//! (an OpenAI client to an OpenAI upstream is the fast path). An Anthropic client reaching an Anthropic upstream goes through the canonical
 //! model too (its unknown fields ride in the passthrough bag), not byte for byte.
 
 mod json;
@@ -131,13 +130,27 @@ pub(super) fn upstream_body(
                 default_max,
             ))
         }
+        WireFormat::Gemini => serde_json::to_value(wire::gemini::codec::encode_request(&t.request)),
+        WireFormat::Ollama => serde_json::to_value(wire::ollama::codec::encode_chat(&t.request)),
     }
     .map_err(internal)?;
     let Some(obj) = value.as_object_mut() else {
         return Err(GatewayError::Internal("a request is not an object".into()));
     };
-    if target.provider.wire_format == WireFormat::OpenAi {
-        openai_reasoning(obj, target);
+    match target.provider.wire_format {
+        WireFormat::OpenAi => openai_reasoning(obj, target),
+        WireFormat::Anthropic => {}
+        // Gemini names the model in the path; its sampling settings sit in `generationConfig`.
+        WireFormat::Gemini => {
+            obj.remove("model");
+            nested_params(obj, target, "generationConfig", gemini_config_key);
+            return serde_json::to_vec(&value).map_err(internal);
+        }
+        WireFormat::Ollama => {
+            nested_params(obj, target, "options", ollama_option_key);
+            obj.insert("model".into(), Value::from(target.model));
+            return serde_json::to_vec(&value).map_err(internal);
+        }
     }
     let settable = |key: &str| key != "model" && key != "stream";
     for (key, v) in target.params.into_iter().flatten() {
@@ -152,6 +165,85 @@ pub(super) fn upstream_body(
     }
     obj.insert("model".into(), Value::from(target.model));
     serde_json::to_vec(&value).map_err(internal)
+}
+
+/// A target's params (where the client set none) and overrides, for a wire format that
+/// keeps its sampling settings in one nested object (Gemini's `generationConfig`, Ollama's
+/// `options`): the keys `place` names go there under the format's own name, a lone stop
+/// string as a list; any other key is a top-level field as written (e.g. `safetySettings`,
+/// `keep_alive`).
+fn nested_params(
+    obj: &mut serde_json::Map<String, Value>,
+    target: &PlanTarget<'_>,
+    nest: &str,
+    place: fn(&str) -> Option<&'static str>,
+) {
+    let settable = |key: &str| key != "model" && key != "stream";
+    let sets = target
+        .params
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv, false))
+        .chain(target.overrides.into_iter().flatten().map(|kv| (kv, true)));
+    for ((key, v), overrides) in sets {
+        if !settable(key) {
+            continue;
+        }
+        let (map, name) = match place(key) {
+            Some(name) => {
+                let inner = obj
+                    .entry(nest)
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if !inner.is_object() {
+                    *inner = Value::Object(serde_json::Map::new());
+                }
+                match inner.as_object_mut() {
+                    Some(inner) => (inner, name),
+                    None => continue,
+                }
+            }
+            None => (&mut *obj, key.as_str()),
+        };
+        if overrides || !map.contains_key(name) {
+            let v = match (name, v) {
+                ("stopSequences" | "stop", Value::String(s)) => Value::from(vec![s.clone()]),
+                _ => v.clone(),
+            };
+            map.insert(name.to_owned(), v);
+        }
+    }
+}
+
+/// Where an OpenAI-named setting goes in Gemini's `generationConfig` (its own names pass).
+fn gemini_config_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "temperature" => "temperature",
+        "seed" => "seed",
+        "top_p" | "topP" => "topP",
+        "top_k" | "topK" => "topK",
+        "max_tokens" | "max_completion_tokens" | "maxOutputTokens" => "maxOutputTokens",
+        "stop" | "stopSequences" => "stopSequences",
+        "presence_penalty" | "presencePenalty" => "presencePenalty",
+        "frequency_penalty" | "frequencyPenalty" => "frequencyPenalty",
+        _ => return None,
+    })
+}
+
+/// Where an OpenAI-named setting goes in Ollama's `options` (its own names pass).
+fn ollama_option_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "temperature" => "temperature",
+        "seed" => "seed",
+        "top_p" => "top_p",
+        "top_k" => "top_k",
+        "max_tokens" | "max_completion_tokens" | "num_predict" => "num_predict",
+        "num_ctx" => "num_ctx",
+        "stop" => "stop",
+        "presence_penalty" => "presence_penalty",
+        "frequency_penalty" => "frequency_penalty",
+        "repeat_penalty" => "repeat_penalty",
+        _ => return None,
+    })
 }
 
 /// Reasoning goes only to OpenAI models known to reason, with `max_completion_tokens`.
@@ -212,11 +304,29 @@ pub(super) fn relay(
     }
 }
 
-/// An upstream's error status answer, for a client of another dialect: Anthropic's error
-/// body is not passed on as if it were an OpenAI one, and its 529 "overloaded" becomes 503,
+/// An upstream's error status answer, for a client of another dialect: Anthropic's (and
+/// Gemini's) error body is not passed on as if it were an OpenAI one, and its 529 "overloaded" becomes 503,
 /// the status every dialect knows (rendered as `overloaded_error` to Anthropic clients).
 pub(super) fn upstream_error(err: GatewayError, wire: WireFormat) -> GatewayError {
     match (wire, err) {
+        // Gemini's `{"error": {"code", "message", "status"}}` is read for its message; the
+        // body is not an OpenAI error to pass on.
+        (
+            WireFormat::Gemini,
+            GatewayError::Upstream {
+                provider,
+                status,
+                message,
+                retry_after,
+                ..
+            },
+        ) => GatewayError::Upstream {
+            provider,
+            status,
+            message,
+            openai_body: None,
+            retry_after,
+        },
         (
             WireFormat::Anthropic,
             GatewayError::Upstream {
@@ -237,8 +347,37 @@ pub(super) fn upstream_error(err: GatewayError, wire: WireFormat) -> GatewayErro
             openai_body: None,
             retry_after,
         },
-        (_, err) => err,
+        // Ollama's `{"error": "model 'x' not found"}`: its text is the message.
+        (
+            WireFormat::Ollama,
+            GatewayError::Upstream {
+                provider,
+                status,
+                message,
+                retry_after,
+                ..
+            },
+        ) => GatewayError::Upstream {
+            provider,
+            status,
+            message: ollama_error(message.as_bytes()).unwrap_or(message),
+            openai_body: None,
+            retry_after,
+        },
+        (
+            WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini | WireFormat::Ollama,
+            err,
+        ) => err,
     }
+}
+
+/// The text of Ollama's error object `{"error": "…"}`.
+fn ollama_error(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: String,
+    }
+    serde_json::from_slice::<Body>(body).ok().map(|b| b.error)
 }
 
 /// An error object an OpenAI-compatible upstream sent inside a 200 response or stream.

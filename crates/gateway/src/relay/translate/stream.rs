@@ -1,4 +1,5 @@
-//! A streamed answer, translated event by event: each upstream SSE event is decoded into
+//! A streamed answer, translated event by event: each upstream SSE event (an NDJSON line for
+//! Ollama upstreams) is decoded into
 //! canonical stream events and those are encoded as the client's events at once — nothing
 //! is held back beyond what one upstream piece carried. Until the first piece has gone out an
 //! upstream failure can still fall back; after that it ends the stream with an error event in
@@ -7,8 +8,9 @@
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use wire::canonical::{Delta, StreamEvent};
-use wire::sse::{SseDecoder, SseEvent};
-use wire::{Dialect, WireFormat, anthropic, openai};
+use wire::ndjson::LineDecoder;
+use wire::sse::SseDecoder;
+use wire::{Dialect, WireFormat, anthropic, gemini, ollama, openai};
 
 use super::super::{RelayCtx, RelayError, next_piece};
 use super::{Translated, embedded_error};
@@ -19,6 +21,60 @@ use crate::telemetry::Outcome;
 enum Upstream {
     OpenAi(openai::codec::ChunkDecoder),
     Anthropic(anthropic::codec::EventDecoder),
+    Gemini(gemini::codec::ChunkDecoder),
+    Ollama(ollama::codec::ChunkDecoder),
+}
+
+/// How the upstream's body is cut into events.
+enum Framing {
+    Sse(SseDecoder),
+    /// Newline-delimited JSON (Ollama).
+    Lines(LineDecoder),
+}
+
+/// One upstream event: its SSE name (if any) and data, or one NDJSON line as the data.
+struct Frame {
+    name: Option<String>,
+    data: String,
+    /// An SSE keep-alive comment.
+    comment: bool,
+}
+
+impl Framing {
+    fn push(&mut self, piece: &[u8]) {
+        match self {
+            Self::Sse(d) => d.push(piece),
+            Self::Lines(d) => d.push(piece),
+        }
+    }
+
+    /// The next complete event; at the end, the unterminated last one too.
+    fn next(&mut self, at_end: bool) -> Result<Option<Frame>, String> {
+        match self {
+            Self::Sse(d) => {
+                let next = match d.next_event() {
+                    Ok(None) if at_end => d.finish(),
+                    other => other,
+                };
+                Ok(next.map_err(|e| e.to_string())?.map(|e| Frame {
+                    comment: e.is_comment(),
+                    name: e.event,
+                    data: e.data,
+                }))
+            }
+            Self::Lines(d) => {
+                let next = match d.next_line() {
+                    Ok(None) if at_end => d.finish(),
+                    other => other,
+                };
+                Ok(next.map_err(|e| e.to_string())?.map(|data| Frame {
+                    name: None,
+                    data,
+                    comment: false,
+                }))
+            }
+        }
+    }
 }
 
 /// Writes the client's events.
@@ -32,7 +88,7 @@ enum Client {
 
 /// Upstream events in, the client's events out.
 pub(super) struct Pipeline {
-    sse: SseDecoder,
+    framing: Framing,
     upstream: Upstream,
     client: Client,
     events: Vec<StreamEvent>,
@@ -44,6 +100,14 @@ impl Pipeline {
         let upstream = match wire {
             WireFormat::OpenAi => Upstream::OpenAi(openai::codec::ChunkDecoder::new()),
             WireFormat::Anthropic => Upstream::Anthropic(anthropic::codec::EventDecoder::new()),
+            WireFormat::Gemini => Upstream::Gemini(gemini::codec::ChunkDecoder::new()),
+            WireFormat::Ollama => Upstream::Ollama(ollama::codec::ChunkDecoder::new()),
+        };
+        let framing = match wire {
+            WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini => {
+                Framing::Sse(SseDecoder::new())
+            }
+            WireFormat::Ollama => Framing::Lines(LineDecoder::new()),
         };
         let client = match t.client {
             Dialect::OpenAi => Client::OpenAi(openai::codec::ChunkEncoder::new(
@@ -69,7 +133,7 @@ impl Pipeline {
             )),
         };
         Self {
-            sse: SseDecoder::new(),
+            framing,
             upstream,
             client,
             events: Vec::new(),
@@ -90,7 +154,7 @@ pub(super) fn translate(
             let mut out = BytesMut::new();
             let (at_end, failure) = match next_piece(&mut body, &ctx).await {
                 Ok(Some(piece)) => {
-                    p.sse.push(&piece);
+                    p.framing.push(&piece);
                     (false, p.drain(false, &mut ctx, &mut out).err())
                 }
                 Ok(None) => (true, p.drain(true, &mut ctx, &mut out).err()),
@@ -137,11 +201,10 @@ impl Pipeline {
         out: &mut BytesMut,
     ) -> Result<(), GatewayError> {
         loop {
-            let next = match self.sse.next_event() {
-                Ok(None) if at_end => self.sse.finish(),
-                other => other,
-            };
-            let event = next.map_err(|e| protocol(ctx, format!("bad event stream: {e}")))?;
+            let event = self
+                .framing
+                .next(at_end)
+                .map_err(|e| protocol(ctx, format!("bad event stream: {e}")))?;
             match event {
                 Some(event) => self.event(&event, ctx)?,
                 None => break,
@@ -164,16 +227,18 @@ impl Pipeline {
                     self.events.push(StreamEvent::End);
                 }
             }
+            Upstream::Gemini(d) => d.finish(&mut self.events),
+            Upstream::Ollama(d) => d.finish(&mut self.events),
         }
     }
 
-    fn event(&mut self, event: &SseEvent, ctx: &RelayCtx) -> Result<(), GatewayError> {
-        if self.done || event.is_comment() || event.data.is_empty() {
+    fn event(&mut self, event: &Frame, ctx: &RelayCtx) -> Result<(), GatewayError> {
+        if self.done || event.comment || event.data.is_empty() {
             return Ok(());
         }
         match &mut self.upstream {
             Upstream::OpenAi(decoder) => {
-                if event.is_done() {
+                if event.data == "[DONE]" {
                     self.done = true;
                     decoder.finish(&mut self.events);
                     return Ok(());
@@ -191,7 +256,7 @@ impl Pipeline {
                 let Ok(wire_event) = serde_json::from_str::<anthropic::StreamEvent>(&event.data)
                 else {
                     // An event type this gateway does not know: Anthropic may add some.
-                    tracing::debug!(event = ?event.event, "unknown Anthropic stream event skipped");
+                    tracing::debug!(event = ?event.name, "unknown Anthropic stream event skipped");
                     return Ok(());
                 };
                 decoder
@@ -200,6 +265,32 @@ impl Pipeline {
                 if decoder.is_ended() {
                     self.done = true;
                 }
+            }
+            Upstream::Gemini(decoder) => {
+                let chunk: gemini::GenerateContentResponse = serde_json::from_str(&event.data)
+                    .map_err(|e| {
+                        protocol(ctx, format!("an event is not a generateContent chunk: {e}"))
+                    })?;
+                if let Some(err) = embedded_error(&ctx.provider, &chunk.extra) {
+                    return Err(err);
+                }
+                decoder.push(&chunk, &mut self.events);
+            }
+            Upstream::Ollama(decoder) => {
+                if let Some(message) = super::ollama_error(event.data.as_bytes()) {
+                    return Err(GatewayError::Upstream {
+                        provider: ctx.provider.clone(),
+                        status: http::StatusCode::BAD_GATEWAY,
+                        message,
+                        openai_body: None,
+                        retry_after: None,
+                    });
+                }
+                let chunk: ollama::ChatResponse =
+                    serde_json::from_str(&event.data).map_err(|e| {
+                        protocol(ctx, format!("a line is not a chat stream object: {e}"))
+                    })?;
+                decoder.push(&chunk, &mut self.events);
             }
         }
         Ok(())
