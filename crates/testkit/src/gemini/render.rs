@@ -113,7 +113,7 @@ pub(crate) fn error(code: u16, message: &str) -> Bytes {
         501 => "UNIMPLEMENTED",
         503 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",
-        400..=499 => "FAILED_PRECONDITION",
+        _ if code < 500 => "FAILED_PRECONDITION",
         _ => "INTERNAL",
     };
     Bytes::from(
