@@ -114,6 +114,8 @@ pub struct ModelInfo {
     pub max_output_tokens: Option<u64>,
     pub prices: Prices,
     pub capabilities: Vec<String>,
+    /// The model writes its reasoning inline as `<think>…</think>`: moved into reasoning.
+    pub think_tags: bool,
 }
 
 /// Where a provider's definition came from.
@@ -142,6 +144,9 @@ pub struct Provider {
     pub timeouts: Timeouts,
     pub models: BTreeMap<String, ModelInfo>,
     pub origin: Origin,
+    /// Image URLs are fetched by the gateway and sent as bytes (config `inline_images`; wire
+    /// formats that take only bytes do it regardless).
+    pub inline_images: bool,
 }
 
 impl Provider {
@@ -172,6 +177,7 @@ impl Provider {
             timeouts,
             models,
             origin,
+            inline_images: false,
         }
     }
 }
