@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_streamed_tool_call_becomes_text_deltas() {
-        let mut events = vec![
+        let mut events = [
             StreamEvent::Start {
                 id: "m".into(),
                 model: "m".into(),
