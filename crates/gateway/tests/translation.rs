@@ -402,7 +402,7 @@ async fn a_silent_upstream_gets_pings_to_anthropic_clients_and_comments_to_other
         "messages": [{ "role": "user", "content": "count" }] });
     let raw = gw.post("/v1/messages", &req).await.text().await.unwrap();
     let pings = raw.matches("event: ping\n").count();
-    assert!(pings >= 3, "one at the start, more in the silence: {raw}");
+    assert!(pings >= 2, "one at the start, more in the silence: {raw}");
     let mut dec = wire::sse::SseDecoder::new();
     dec.push(raw.as_bytes());
     let mut text = String::new();
