@@ -289,6 +289,19 @@ pub(super) fn validate_with(
                 .map_or(crate::usage::request_log::DEFAULT_MAX_BODY, |b| b.0.max(1)),
             retention: retention(raw.request_logs.retention, DEFAULT_LOG_RETENTION),
         },
+        translation: {
+            let t = &raw.translation;
+            let d = crate::relay::translate::images::FetchPolicy::default();
+            super::TranslationSettings {
+                keep_alive: Some(t.keep_alive.unwrap_or(Duration::from_secs(15)))
+                    .filter(|d| !d.is_zero()),
+                images: crate::relay::translate::images::FetchPolicy {
+                    max_bytes: t.image_max_size.map_or(d.max_bytes, |b| b.0),
+                    timeout: t.image_timeout.unwrap_or(d.timeout),
+                    allow_private: t.image_allow_private.unwrap_or(d.allow_private),
+                },
+            }
+        },
         source,
         layer: Arc::default(),
         provider_inputs: BTreeMap::new(),
@@ -590,6 +603,7 @@ fn build_provider(
         Origin::Config,
     );
     provider.api_version = api_version;
+    provider.inline_images = rp.inline_images.unwrap_or(false);
     Ok(provider)
 }
 
@@ -640,5 +654,6 @@ fn merge_model(base: ModelInfo, rm: &RawModel) -> Result<ModelInfo, (&'static st
             )?,
         },
         capabilities: rm.capabilities.clone().unwrap_or(base.capabilities),
+        think_tags: rm.think_tags.unwrap_or(base.think_tags),
     })
 }

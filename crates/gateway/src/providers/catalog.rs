@@ -47,6 +47,9 @@ pub struct CatalogModel {
     pub cache_write_price: Option<f64>,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The model writes its reasoning inline as `<think>…</think>`.
+    #[serde(default)]
+    pub think_tags: bool,
 }
 
 /// The parsed catalog.
@@ -102,6 +105,7 @@ impl CatalogModel {
                 cache_write: conv(self.cache_write_price)?,
             },
             capabilities: self.capabilities.clone(),
+            think_tags: self.think_tags,
         })
     }
 }

@@ -19,6 +19,7 @@ pub(super) fn translate(
     mut ctx: RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    post: super::post::Post,
     responses: Option<wire::responses::ResponseObject>,
     ollama_generate: bool,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
@@ -33,7 +34,7 @@ pub(super) fn translate(
                 Err(e) => break Err(e),
             }
         };
-        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, responses, ollama_generate));
+        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, &post, responses, ollama_generate));
         match rendered {
             Ok(out) => {
                 ctx.exchange.mark_first_byte();
@@ -57,6 +58,7 @@ fn render(
     ctx: &mut RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    post: &super::post::Post,
     // Responses clients: the response the answer fills in (id, echoed settings).
     responses: Option<wire::responses::ResponseObject>,
     // Ollama clients: the answer is `/api/generate`'s, not `/api/chat`'s.
@@ -106,6 +108,7 @@ fn render(
             wire::ollama::codec::decode_response(&upstream)
         }
     };
+    post.response(&mut canonical);
     canonical.model.clone_from(&ctx.client_model);
     ctx.exchange.usage = Some(canonical.usage);
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());

@@ -5,10 +5,15 @@
 //! path's own loop in `passthrough`; only the body of each attempt and the relay differ.
 //!
 //! Pairs: every client dialect to an OpenAI-compatible, Anthropic, Gemini or Ollama upstream
-//! (an OpenAI client to an OpenAI upstream is the fast path). An Anthropic client reaching an Anthropic upstream goes through the canonical
-//! model too (its unknown fields ride in the passthrough bag), not byte for byte.
+//! (an OpenAI client to an OpenAI upstream is the fast path, unless the model is configured
+//! with `think_tags` or the provider with `inline_images`). An Anthropic client reaching an
+//! Anthropic upstream goes through the canonical model too (its unknown fields ride in the
+//! passthrough bag), not byte for byte. Between decoding and encoding an answer, `post`
+//! unwraps structured output and extracts inline `<think>` reasoning.
 
+pub mod images;
 mod json;
+mod post;
 mod stream;
 
 use bytes::Bytes;
@@ -25,6 +30,8 @@ use crate::error::GatewayError;
 use crate::providers::openai::Endpoint;
 use crate::routing::plan::{Estimate, PlanTarget};
 use crate::telemetry::Exchange;
+
+pub(crate) use post::think_tags;
 
 /// Decodes a client's body (in its dialect) into the canonical request.
 pub type Decode = fn(&[u8]) -> Result<canonical::Request, GatewayError>;
@@ -116,8 +123,12 @@ pub(super) fn upstream_body(
 ) -> Result<Vec<u8>, GatewayError> {
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
     let mut value = match target.provider.wire_format {
-        WireFormat::OpenAi => serde_json::to_value(wire::openai::codec::encode_request(&t.request)),
+        WireFormat::OpenAi => {
+            dropped(t, target, wire::openai::codec::UNSUPPORTED_SAMPLING);
+            serde_json::to_value(wire::openai::codec::encode_request(&t.request))
+        }
         WireFormat::Anthropic => {
+            dropped(t, target, wire::anthropic::codec::UNSUPPORTED_SAMPLING);
             // Anthropic requires max_tokens: the catalog's maximum output, else 4096.
             let default_max = target
                 .provider
@@ -137,6 +148,9 @@ pub(super) fn upstream_body(
     let Some(obj) = value.as_object_mut() else {
         return Err(GatewayError::Internal("a request is not an object".into()));
     };
+    // The gateway's own markers in the passthrough bag (a Gemini client's stream framing and
+    // thoughts choice) are never sent upstream.
+    obj.retain(|key, _| !key.starts_with("$switchboard_"));
     match target.provider.wire_format {
         WireFormat::OpenAi => openai_reasoning(obj, target),
         WireFormat::Anthropic => {}
@@ -246,6 +260,45 @@ fn ollama_option_key(key: &str) -> Option<&'static str> {
     })
 }
 
+/// Says at debug level which of the client's sampling parameters the target's wire format has
+/// no field for, and so are not sent (deliberately, rather than sent to fail).
+fn dropped(t: &Translated, target: &PlanTarget<'_>, unsupported: &[&'static str]) {
+    let dropped = t.request.sampling.dropped_by(unsupported);
+    if !dropped.is_empty() {
+        tracing::debug!(
+            provider = %target.provider.id,
+            wire = ?target.provider.wire_format,
+            ?dropped,
+            "sampling parameters the upstream does not take are not sent"
+        );
+    }
+}
+
+/// Whether image URLs are fetched and inlined for this target.
+pub(crate) fn fetches_images(target: &PlanTarget<'_>) -> bool {
+    target.provider.inline_images || images::needs_bytes(target.provider.wire_format)
+}
+
+/// [`upstream_body`], with the request's image URLs fetched and inlined first when the target
+/// needs image bytes.
+pub(super) async fn upstream_body_fetching(
+    t: &Translated,
+    target: &PlanTarget<'_>,
+    policy: &images::FetchPolicy,
+) -> Result<Vec<u8>, GatewayError> {
+    if !(fetches_images(target) && images::has_urls(&t.request)) {
+        return upstream_body(t, target);
+    }
+    let mut request = t.request.clone();
+    images::inline(&mut request, policy).await?;
+    let inlined = Translated {
+        request,
+        client: t.client,
+        include_usage: t.include_usage,
+    };
+    upstream_body(&inlined, target)
+}
+
 /// Reasoning goes only to OpenAI models known to reason, with `max_completion_tokens`.
 fn openai_reasoning(obj: &mut serde_json::Map<String, Value>, target: &PlanTarget<'_>) {
     let reasons = target
@@ -273,11 +326,13 @@ pub(super) fn relay(
     upstream: reqwest::Response,
     ctx: RelayCtx,
     t: &Translated,
-    wire: WireFormat,
+    target: &PlanTarget<'_>,
     streaming: bool,
 ) -> (&'static str, Relay) {
+    let wire = target.provider.wire_format;
+    let post = post::Post::new(t, target);
     if streaming {
-        let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model);
+        let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model, post);
         let content_type = match t.client {
             Dialect::Ollama => "application/x-ndjson",
             Dialect::Gemini => crate::ingress::gemini::stream_content_type(&t.request),
@@ -297,6 +352,7 @@ pub(super) fn relay(
                 ctx,
                 wire,
                 t.client,
+                post,
                 responses,
                 wire::ollama::codec::is_generate(&t.request),
             )),

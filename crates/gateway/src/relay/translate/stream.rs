@@ -3,7 +3,10 @@
 //! canonical stream events and those are encoded as the client's events at once — nothing
 //! is held back beyond what one upstream piece carried. Until the first piece has gone out an
 //! upstream failure can still fall back; after that it ends the stream with an error event in
-//! the client's dialect.
+//! the client's dialect. Once the stream has begun, a long silence of the upstream is filled
+//! with keep-alives (`[translation] keep_alive`): a `ping` event for Anthropic clients, an SSE
+//! comment for other SSE clients (none for NDJSON or JSON-array framings, which have no
+//! harmless filler).
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -16,6 +19,11 @@ use super::super::{RelayCtx, RelayError, next_piece};
 use super::{Translated, embedded_error};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
+
+/// The keep-alive of Anthropic streams.
+const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
+/// The keep-alive of other SSE streams.
+const COMMENT: &[u8] = b": keep-alive\n\n";
 
 /// Reads the upstream's events.
 enum Upstream {
@@ -91,12 +99,20 @@ pub(super) struct Pipeline {
     framing: Framing,
     upstream: Upstream,
     client: Client,
+    /// What fills a silence, for this client's framing.
+    keep_alive: Option<&'static [u8]>,
     events: Vec<StreamEvent>,
+    post: super::post::Post,
     done: bool,
 }
 
 impl Pipeline {
-    pub(super) fn new(wire: WireFormat, t: &Translated, client_model: &str) -> Self {
+    pub(super) fn new(
+        wire: WireFormat,
+        t: &Translated,
+        client_model: &str,
+        post: super::post::Post,
+    ) -> Self {
         let upstream = match wire {
             WireFormat::OpenAi => Upstream::OpenAi(openai::codec::ChunkDecoder::new()),
             WireFormat::Anthropic => Upstream::Anthropic(anthropic::codec::EventDecoder::new()),
@@ -132,11 +148,19 @@ impl Pipeline {
                 wire::ollama::codec::is_generate(&t.request),
             )),
         };
+        let keep_alive: Option<&'static [u8]> = match t.client {
+            Dialect::Anthropic => Some(PING),
+            Dialect::OpenAi | Dialect::Responses => Some(COMMENT),
+            Dialect::Gemini => crate::ingress::gemini::is_sse(&t.request).then_some(COMMENT),
+            Dialect::Ollama => None,
+        };
         Self {
             framing,
             upstream,
             client,
+            keep_alive,
             events: Vec::new(),
+            post,
             done: false,
         }
     }
@@ -152,7 +176,26 @@ pub(super) fn translate(
         let mut started = false;
         loop {
             let mut out = BytesMut::new();
-            let (at_end, failure) = match next_piece(&mut body, &ctx).await {
+            let next = {
+                // Keep-alives only once the response is committed: before, a failure may
+                // still fall back. The idle timeout runs on regardless.
+                let keep_alive = ctx.keep_alive.zip(p.keep_alive).filter(|_| started);
+                let piece = next_piece(&mut body, &ctx);
+                tokio::pin!(piece);
+                loop {
+                    let Some((every, filler)) = keep_alive else {
+                        break piece.await;
+                    };
+                    let silent = tokio::select! {
+                        next = &mut piece => break next,
+                        () = tokio::time::sleep(every) => true,
+                    };
+                    if silent {
+                        yield Ok(Bytes::from_static(filler));
+                    }
+                }
+            };
+            let (at_end, failure) = match next {
                 Ok(Some(piece)) => {
                     p.framing.push(&piece);
                     (false, p.drain(false, &mut ctx, &mut out).err())
@@ -299,6 +342,7 @@ impl Pipeline {
     /// Encodes the canonical events gathered so far into `out`, reading usage on the way.
     fn emit(&mut self, ctx: &mut RelayCtx, out: &mut BytesMut) -> Result<(), GatewayError> {
         let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
+        self.post.stream(&mut self.events);
         for event in self.events.drain(..) {
             match &event {
                 StreamEvent::Usage(usage) => ctx.exchange.usage = Some(*usage),
