@@ -1,7 +1,12 @@
 //! A scriptable mock LLM provider for Switchboard's tests and benchmarks.
 //!
-//! [`MockProvider::start`] binds a local port and speaks two providers' wire formats under
-//! `/v1`: OpenAI, and Anthropic Messages (`POST /v1/messages`, see `anthropic`). Each request to a scripted route (`/v1/chat/completions`,
+//! [`MockProvider::start`] binds a local port and speaks four providers' wire formats:
+//! OpenAI and Anthropic Messages (`POST /v1/messages`, see `anthropic`) under `/v1`, and
+//! Gemini (`POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent`, and
+//! the Vertex AI form of those paths; see `gemini` and [`MockProvider::gemini_base`]). Chat
+//! completions and embeddings also answer in Azure OpenAI's deployment form
+//! (`/openai/deployments/{deployment}/…`), and Ollama's `POST /api/chat` (NDJSON streams;
+//! see `ollama`) answers at the root. Each request to a scripted route (`/v1/chat/completions`,
 //! `/v1/completions`, `/v1/embeddings`) is recorded and consumes exactly one [`Reply`]:
 //! the head of the queue filled by [`MockProvider::push`], else the default
 //! ([`Reply::Echo`] unless [`MockProvider::set_default`] says otherwise).
@@ -58,7 +63,9 @@ mod anthropic;
 mod body;
 mod control;
 mod embed;
+mod gemini;
 mod oauth;
+mod ollama;
 mod openai;
 mod record;
 mod script;

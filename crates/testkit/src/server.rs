@@ -27,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::oauth::{OAuth, RequiredBearer};
 use crate::record::{Recorded, Recorder};
 use crate::script::{Reply, Script};
-use crate::{anthropic, control, oauth, openai};
+use crate::{anthropic, control, gemini, oauth, ollama, openai};
 
 /// Largest request body the mock reads.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -148,6 +148,20 @@ impl MockProvider {
     /// The OpenAI base URL: [`MockProvider::url`] + `/v1`.
     pub fn openai_base(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The base URL of the mock's Gemini API (Google AI Studio form): `{url}/v1beta`.
+    pub fn gemini_base(&self) -> String {
+        format!("{}/v1beta", self.url())
+    }
+
+    /// The base URL of the mock's Gemini API in the Vertex AI form, for `project` in
+    /// `location`.
+    pub fn vertex_base(&self, project: &str, location: &str) -> String {
+        format!(
+            "{}/v1/projects/{project}/locations/{location}/publishers/google",
+            self.url()
+        )
     }
 
     /// Queues `reply` for the next request to a scripted route.
@@ -277,6 +291,8 @@ fn router(shared: Arc<Shared>) -> Router {
     let bearer = middleware::from_fn_with_state(Arc::clone(&shared), oauth::check_bearer);
     openai::routes()
         .merge(anthropic::routes())
+        .merge(gemini::routes())
+        .merge(ollama::routes())
         .route_layer(bearer)
         .merge(oauth::routes())
         .merge(control::routes())

@@ -50,6 +50,11 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// Google Gemini (`models/{model}:generateContent` / `:streamGenerateContent?alt=sse`),
+    /// on Google AI Studio or Vertex AI.
+    Gemini,
+    /// Ollama's native API (`/api/chat`, NDJSON streams).
+    Ollama,
 }
 
 impl WireFormat {
@@ -58,6 +63,8 @@ impl WireFormat {
         match self {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Ollama => "ollama",
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   stream chunks).
 //! - [`json`] — [`json::RawObject`], a top-level JSON object whose values stay raw bytes, for
 //!   the same-dialect fast path that only rewrites a field or two.
+//! - [`ndjson`] — incremental newline-delimited JSON framing (Ollama streams).
 //! - [`openai`] — typed OpenAI API bodies (chat, completions, embeddings, models, errors).
 //! - [`responses`] — typed OpenAI Responses API bodies and stream events.
 //! - [`usage`] — [`Usage`], token counts normalized across providers.
@@ -18,6 +19,7 @@ pub mod anthropic;
 pub mod canonical;
 pub mod gemini;
 pub mod json;
+pub mod ndjson;
 pub mod ollama;
 pub mod openai;
 pub mod responses;

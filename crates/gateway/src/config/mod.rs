@@ -56,6 +56,7 @@ pub struct Config {
     pub metrics: MetricsSettings,
     pub usage: UsageSettings,
     pub request_logs: RequestLogSettings,
+    pub translation: TranslationSettings,
     /// `None`: model discovery is off.
     pub discovery_ttl: Option<Duration>,
     pub default_context_window: u64,
@@ -80,6 +81,15 @@ pub struct MetricsSettings {
 #[derive(Debug, Clone)]
 pub struct UsageSettings {
     pub retention: Option<Duration>,
+}
+
+/// `[translation]`: keep-alives on translated streams and the fetching of image URLs for
+/// upstreams that need image bytes.
+#[derive(Debug, Clone)]
+pub struct TranslationSettings {
+    /// `None`: no keep-alives.
+    pub keep_alive: Option<Duration>,
+    pub images: crate::relay::translate::images::FetchPolicy,
 }
 
 /// `[request_logs]`: request and response bodies in the database.

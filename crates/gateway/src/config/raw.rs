@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     pub usage: RawUsage,
     pub request_logs: RawRequestLogs,
+    pub translation: RawTranslation,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -64,6 +65,22 @@ pub struct RawIdempotency {
     pub max_body_size: Option<ByteSize>,
     /// All kept responses together (default 256MiB).
     pub max_total_size: Option<ByteSize>,
+}
+
+/// `[translation]`: what the translation path does beyond mapping fields.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTranslation {
+    /// A keep-alive after this long without upstream events on a translated stream (`0s`: none).
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Option<Duration>,
+    /// Image URLs fetched for upstreams that need bytes: the largest image (default 20MiB).
+    pub image_max_size: Option<ByteSize>,
+    /// The whole fetch of one image (default 10s).
+    #[serde(with = "humantime_serde")]
+    pub image_timeout: Option<Duration>,
+    /// Allow fetching from private, loopback and link-local addresses (default false).
+    pub image_allow_private: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -112,6 +129,10 @@ pub struct RawProvider {
     pub models: BTreeMap<String, RawModel>,
     pub aliases: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    /// Azure OpenAI: the `api-version` of deployment URLs (the model is the deployment).
+    pub api_version: Option<String>,
+    /// Image URLs are fetched and sent as bytes (servers that cannot fetch URLs themselves).
+    pub inline_images: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -149,6 +170,8 @@ pub struct RawModel {
     pub cache_read_price: Option<f64>,
     pub cache_write_price: Option<f64>,
     pub capabilities: Option<Vec<String>>,
+    /// The model writes its reasoning inline as `<think>…</think>`: move it into reasoning.
+    pub think_tags: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

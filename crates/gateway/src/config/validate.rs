@@ -148,7 +148,8 @@ pub(super) fn validate_with(
     };
     add_declared(false, &mut providers, &mut prefixes)?;
     for entry in &catalog.providers {
-        if raw.providers.contains_key(&entry.id) || entry.local {
+        // A base URL with `{placeholders}` (Vertex AI's project and region) needs the config.
+        if raw.providers.contains_key(&entry.id) || entry.local || entry.base_url.contains('{') {
             continue;
         }
         let Some(var) = entry
@@ -288,6 +289,19 @@ pub(super) fn validate_with(
                 .map_or(crate::usage::request_log::DEFAULT_MAX_BODY, |b| b.0.max(1)),
             retention: retention(raw.request_logs.retention, DEFAULT_LOG_RETENTION),
         },
+        translation: {
+            let t = &raw.translation;
+            let d = crate::relay::translate::images::FetchPolicy::default();
+            super::TranslationSettings {
+                keep_alive: Some(t.keep_alive.unwrap_or(Duration::from_secs(15)))
+                    .filter(|d| !d.is_zero()),
+                images: crate::relay::translate::images::FetchPolicy {
+                    max_bytes: t.image_max_size.map_or(d.max_bytes, |b| b.0),
+                    timeout: t.image_timeout.unwrap_or(d.timeout),
+                    allow_private: t.image_allow_private.unwrap_or(d.allow_private),
+                },
+            }
+        },
         source,
         layer: Arc::default(),
         provider_inputs: BTreeMap::new(),
@@ -398,6 +412,12 @@ fn build_provider(
                 "required for a provider not in the catalog",
             )
         })?;
+    if base_url.contains('{') {
+        return Err(ConfigError::invalid(
+            field("base_url"),
+            format!("'{base_url}' has placeholders to fill in (e.g. {{project}} and {{location}})"),
+        ));
+    }
     let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
         ConfigError::invalid(field("base_url"), format!("'{base_url}' is not a URL: {e}"))
     })?;
@@ -542,7 +562,32 @@ fn build_provider(
         models.entry(mid.clone()).or_default().prices = *prices;
     }
 
-    Ok(Provider::new(
+    let api_version = match rp
+        .api_version
+        .clone()
+        .or_else(|| entry.and_then(|e| e.api_version.clone()))
+    {
+        Some(v) if wire_format != WireFormat::OpenAi => {
+            return Err(ConfigError::invalid(
+                field("api_version"),
+                format!("'{v}': only the openai wire format (Azure OpenAI) takes an api_version"),
+            ));
+        }
+        Some(v)
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') =>
+        {
+            return Err(ConfigError::invalid(
+                field("api_version"),
+                format!("'{v}' is not an API version (e.g. \"2024-10-21\")"),
+            ));
+        }
+        other => other,
+    };
+
+    let mut provider = Provider::new(
         id.to_owned(),
         rp.name
             .clone()
@@ -556,18 +601,27 @@ fn build_provider(
         timeouts,
         models,
         Origin::Config,
-    ))
+    );
+    provider.api_version = api_version;
+    provider.inline_images = rp.inline_images.unwrap_or(false);
+    Ok(provider)
 }
 
 fn parse_wire_format(text: &str) -> Result<WireFormat, String> {
+    const SUPPORTED: &str = "openai, anthropic, gemini, ollama";
     match text {
         "openai" => Ok(WireFormat::OpenAi),
         "anthropic" => Ok(WireFormat::Anthropic),
-        "gemini" | "ollama" | "openai_responses" | "azure_openai" => Err(format!(
-            "wire format '{text}' is not supported yet (supported: openai, anthropic)"
+        "gemini" => Ok(WireFormat::Gemini),
+        "ollama" => Ok(WireFormat::Ollama),
+        "openai_responses" => Err(format!(
+            "wire format '{text}' is not supported yet (supported: {SUPPORTED})"
+        )),
+        "azure_openai" => Err(format!(
+            "wire format '{text}': Azure OpenAI is wire_format = \"openai\" with an api_version"
         )),
         other => Err(format!(
-            "unknown wire format '{other}' (supported: openai, anthropic)"
+            "unknown wire format '{other}' (supported: {SUPPORTED})"
         )),
     }
 }
@@ -600,5 +654,6 @@ fn merge_model(base: ModelInfo, rm: &RawModel) -> Result<ModelInfo, (&'static st
             )?,
         },
         capabilities: rm.capabilities.clone().unwrap_or(base.capabilities),
+        think_tags: rm.think_tags.unwrap_or(base.think_tags),
     })
 }

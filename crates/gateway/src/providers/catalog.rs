@@ -28,6 +28,9 @@ pub struct CatalogProvider {
     pub local: bool,
     #[serde(default)]
     pub docs: Option<String>,
+    /// Azure OpenAI: the `api-version` of deployment URLs.
+    #[serde(default)]
+    pub api_version: Option<String>,
     #[serde(default)]
     pub models: Vec<CatalogModel>,
 }
@@ -44,6 +47,9 @@ pub struct CatalogModel {
     pub cache_write_price: Option<f64>,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The model writes its reasoning inline as `<think>…</think>`.
+    #[serde(default)]
+    pub think_tags: bool,
 }
 
 /// The parsed catalog.
@@ -99,6 +105,7 @@ impl CatalogModel {
                 cache_write: conv(self.cache_write_price)?,
             },
             capabilities: self.capabilities.clone(),
+            think_tags: self.think_tags,
         })
     }
 }
@@ -127,7 +134,7 @@ mod tests {
             }
             p.auth.parse::<AuthStyle>()?;
             assert!(
-                ["openai", "anthropic"].contains(&p.wire_format.as_str()),
+                ["openai", "anthropic", "gemini", "ollama"].contains(&p.wire_format.as_str()),
                 "{}: wire format {}",
                 p.id,
                 p.wire_format

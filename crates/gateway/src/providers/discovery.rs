@@ -194,25 +194,87 @@ async fn list(
     http: &reqwest::Client,
     provider: &Provider,
 ) -> (Option<u16>, Result<Vec<DiscoveredModel>, String>) {
-    match provider.wire_format {
+    type Parse = fn(&[u8]) -> Result<Vec<DiscoveredModel>, String>;
+    let (path, parse): (&str, Parse) = match provider.wire_format {
         // Anthropic's `GET /v1/models` lists `{"data": [{"id", ...}]}` too.
-        WireFormat::OpenAi | WireFormat::Anthropic => {
-            let lease = match provider.credentials.acquire(http, &[]).await {
-                Ok(lease) => Some(lease),
-                Err(PoolError::Empty) => None,
-                Err(e) => return (None, Err(e.to_string())),
-            };
-            let request = get_request(http, provider, "/models", lease.as_ref().map(|l| &l.token));
-            let (status, body) = read_body(request).await;
-            if let Some(lease) = &lease {
-                // A model list says little about a credential's health either way.
-                provider
-                    .credentials
-                    .report(lease, CredentialOutcome::Neutral);
-            }
-            (status, body.and_then(|b| parse_openai_models(&b)))
-        }
+        WireFormat::OpenAi | WireFormat::Anthropic => ("/models", parse_openai_models),
+        WireFormat::Gemini => ("/models", parse_gemini_models),
+        WireFormat::Ollama => ("/api/tags", parse_ollama_models),
+    };
+    let lease = match provider.credentials.acquire(http, &[]).await {
+        Ok(lease) => Some(lease),
+        Err(PoolError::Empty) => None,
+        Err(e) => return (None, Err(e.to_string())),
+    };
+    let request = get_request(http, provider, path, lease.as_ref().map(|l| &l.token));
+    let (status, body) = read_body(request).await;
+    if let Some(lease) = &lease {
+        // A model list says little about a credential's health either way.
+        provider
+            .credentials
+            .report(lease, CredentialOutcome::Neutral);
     }
+    (status, body.and_then(|b| parse(&b)))
+}
+
+/// Ollama's `GET /api/tags`: `{"models": [{"name": "llama3.2:latest", ...}]}`.
+pub fn parse_ollama_models(body: &[u8]) -> Result<Vec<DiscoveredModel>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("model list is not JSON: {e}"))?;
+    let Some(Value::Array(entries)) = value.get("models") else {
+        return Err("model list has no `models` array".into());
+    };
+    let mut seen = HashSet::with_capacity(entries.len());
+    Ok(entries
+        .iter()
+        .filter_map(|entry| {
+            let id = entry
+                .get("name")
+                .or_else(|| entry.get("model"))?
+                .as_str()?
+                .trim();
+            (!id.is_empty()).then(|| DiscoveredModel {
+                id: id.to_owned(),
+                owned_by: None,
+                context_window: None,
+                max_output_tokens: None,
+                created: None,
+            })
+        })
+        .filter(|m| seen.insert(m.id.clone()))
+        .collect())
+}
+
+/// Gemini's `{"models": [{"name": "models/ID", "inputTokenLimit", "outputTokenLimit",
+/// "supportedGenerationMethods"}]}`: the models that generate content, without the
+/// `models/` prefix.
+pub fn parse_gemini_models(body: &[u8]) -> Result<Vec<DiscoveredModel>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("model list is not JSON: {e}"))?;
+    let Some(Value::Array(entries)) = value.get("models") else {
+        return Err("model list has no `models` array".into());
+    };
+    let generates = |entry: &Value| match entry.get("supportedGenerationMethods") {
+        Some(Value::Array(methods)) => methods.iter().any(|m| m == "generateContent"),
+        _ => true,
+    };
+    let mut seen = HashSet::with_capacity(entries.len());
+    Ok(entries
+        .iter()
+        .filter(|e| generates(e))
+        .filter_map(|entry| {
+            let name = entry.get("name")?.as_str()?.trim();
+            let id = name.strip_prefix("models/").unwrap_or(name);
+            (!id.is_empty()).then(|| DiscoveredModel {
+                id: id.to_owned(),
+                owned_by: Some("google".into()),
+                context_window: count(entry.get("inputTokenLimit")),
+                max_output_tokens: count(entry.get("outputTokenLimit")),
+                created: None,
+            })
+        })
+        .filter(|m| seen.insert(m.id.clone()))
+        .collect())
 }
 
 /// What one uncached model-list request found: for "test connection" and "discover".
@@ -608,6 +670,20 @@ mod tests {
             id: id.into(),
             ..DiscoveredModel::default()
         }
+    }
+
+    #[test]
+    fn gemini_model_lists_keep_generating_models_without_their_prefix() {
+        let body = br#"{"models": [
+            {"name": "models/gemini-2.5-flash", "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
+             "supportedGenerationMethods": ["generateContent", "countTokens"]},
+            {"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]}
+        ]}"#;
+        let models = parse_gemini_models(body).unwrap();
+        assert_eq!(ids(&models), ["gemini-2.5-flash"]);
+        assert_eq!(models[0].context_window, Some(1_048_576));
+        assert_eq!(models[0].max_output_tokens, Some(65_536));
+        assert!(parse_gemini_models(br#"{"data": []}"#).is_err());
     }
 
     fn ids(models: &[DiscoveredModel]) -> Vec<&str> {

@@ -5,6 +5,8 @@ pub mod anthropic;
 pub mod catalog;
 pub mod credentials;
 pub mod discovery;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 use std::collections::BTreeMap;
@@ -114,6 +116,8 @@ pub struct ModelInfo {
     pub max_output_tokens: Option<u64>,
     pub prices: Prices,
     pub capabilities: Vec<String>,
+    /// The model writes its reasoning inline as `<think>…</think>`: moved into reasoning.
+    pub think_tags: bool,
 }
 
 /// Where a provider's definition came from.
@@ -142,6 +146,12 @@ pub struct Provider {
     pub timeouts: Timeouts,
     pub models: BTreeMap<String, ModelInfo>,
     pub origin: Origin,
+    /// Azure OpenAI: requests go to `{base_url}/openai/deployments/{model}/…?api-version=…`
+    /// (the model is the deployment name) instead of `{base_url}/…`.
+    pub api_version: Option<String>,
+    /// Image URLs are fetched by the gateway and sent as bytes (config `inline_images`; wire
+    /// formats that take only bytes do it regardless).
+    pub inline_images: bool,
 }
 
 impl Provider {
@@ -172,6 +182,8 @@ impl Provider {
             timeouts,
             models,
             origin,
+            api_version: None,
+            inline_images: false,
         }
     }
 }

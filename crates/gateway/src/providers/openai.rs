@@ -1,5 +1,6 @@
 //! The OpenAI-compatible wire format: endpoint paths and request authentication. Used by
-//! OpenAI itself and by most named providers in the catalog.
+//! OpenAI itself, by most named providers in the catalog, and by Azure OpenAI (deployment
+//! URLs with an `api-version`, see [`url`]).
 
 use http::HeaderValue;
 
@@ -47,17 +48,31 @@ impl Endpoint {
     }
 }
 
-/// Starts the upstream request for `endpoint` with the given credential and the provider's
-/// headers.
+/// The URL of `endpoint` for `model`: `{base_url}{path}`, or for Azure OpenAI (a provider
+/// with an `api_version`) `{base_url}/openai/deployments/{model}{path}?api-version={v}`.
+pub fn url(provider: &Provider, endpoint: Endpoint, model: &str) -> String {
+    match &provider.api_version {
+        None => format!("{}{}", provider.base_url, endpoint.path()),
+        Some(version) => format!(
+            "{}/openai/deployments/{model}{}?api-version={version}",
+            provider.base_url,
+            endpoint.path()
+        ),
+    }
+}
+
+/// Starts the upstream request for `endpoint` and `model` with the given credential and the
+/// provider's headers.
 pub fn request(
     http: &reqwest::Client,
     provider: &Provider,
     endpoint: Endpoint,
+    model: &str,
     stream: bool,
     credential: Option<&Secret>,
 ) -> reqwest::RequestBuilder {
     let req = http
-        .post(format!("{}{}", provider.base_url, endpoint.path()))
+        .post(url(provider, endpoint, model))
         .header(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

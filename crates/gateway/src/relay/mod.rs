@@ -49,6 +49,8 @@ pub struct RelayCtx {
     /// Drop the usage-only chunk the gateway asked for on the client's behalf.
     pub strip_usage_chunk: bool,
     pub idle: Duration,
+    /// Translated streams: a keep-alive after this long without upstream events.
+    pub keep_alive: Option<Duration>,
     pub deadline: Instant,
     pub exchange: Exchange,
     /// Renders an error as one event of the client's dialect, for failures mid-stream.

@@ -515,19 +515,34 @@ async fn attempt(
         }))
     };
     // The fast path when the target speaks the client's dialect; else a translation.
+    let images = state.config().translation.images.clone();
     let decoded;
     let (body, translation) = match (&parsed.body, target.provider.wire_format) {
-        (Source::Raw(obj), WireFormat::OpenAi) => (upstream_body(obj, target), None),
-        (Source::Raw(obj), WireFormat::Anthropic) => {
+        // A model that writes `<think>` inline, or a provider that needs image bytes, needs
+        // its chat requests and answers translated.
+        (Source::Raw(obj), WireFormat::OpenAi)
+            if endpoint != Endpoint::ChatCompletions
+                || !(translate::think_tags(target) || translate::fetches_images(target)) =>
+        {
+            (upstream_body(obj, target), None)
+        }
+        (
+            Source::Raw(obj),
+            WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini | WireFormat::Ollama,
+        ) => {
             match translate::from_openai(obj, endpoint, !parsed.strip_usage_chunk) {
                 Ok(t) => {
                     decoded = t;
-                    (translate::upstream_body(&decoded, target), Some(&decoded))
+                    let body = translate::upstream_body_fetching(&decoded, target, &images).await;
+                    (body, Some(&decoded))
                 }
                 Err(e) => return fail(e, exchange, None),
             }
         }
-        (Source::Translated(t), _) => (translate::upstream_body(t, target), Some(&**t)),
+        (Source::Translated(t), _) => (
+            translate::upstream_body_fetching(t, target, &images).await,
+            Some(&**t),
+        ),
     };
     let body = match body {
         Ok(b) => b,
@@ -541,6 +556,7 @@ async fn attempt(
             state.http(),
             target.provider,
             endpoint,
+            target.model,
             parsed.stream,
             credential,
         ),
@@ -550,6 +566,19 @@ async fn attempt(
             parsed.stream,
             credential,
             parsed.anthropic_beta.as_ref(),
+        ),
+        WireFormat::Gemini => crate::providers::gemini::request(
+            state.http(),
+            target.provider,
+            target.model,
+            parsed.stream,
+            credential,
+        ),
+        WireFormat::Ollama => crate::providers::ollama::request(
+            state.http(),
+            target.provider,
+            parsed.stream,
+            credential,
         ),
     }
     .header("x-request-id", exchange.request_id.as_ref())
@@ -581,6 +610,7 @@ async fn attempt(
         client_model: parsed.client_model.clone(),
         strip_usage_chunk: parsed.strip_usage_chunk,
         idle: target.provider.timeouts.idle,
+        keep_alive: state.config().translation.keep_alive,
         deadline,
         exchange,
         error_event: render.event,
@@ -588,9 +618,7 @@ async fn attempt(
     };
     let (content_type, mut stream): (_, std::pin::Pin<Box<dyn Stream<Item = _> + Send>>) =
         match translation {
-            Some(t) => {
-                translate::relay(response, ctx, t, target.provider.wire_format, parsed.stream)
-            }
+            Some(t) => translate::relay(response, ctx, t, target, parsed.stream),
             None if parsed.stream => ("text/event-stream", Box::pin(sse_events(response, ctx))),
             None => ("application/json", Box::pin(json_body(response, ctx))),
         };

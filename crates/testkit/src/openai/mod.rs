@@ -33,6 +33,15 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
+        // Azure OpenAI's deployment form of the same endpoints (`?api-version=…` is recorded).
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(chat),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(embeddings),
+        )
 }
 
 async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {

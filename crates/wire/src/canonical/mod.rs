@@ -12,11 +12,13 @@
 //! - [`request`] — [`Request`], its messages and tools.
 //! - [`response`] — [`Response`] and [`StopReason`].
 //! - [`stream`] — [`StreamEvent`]: the block-structured delta stream.
+//! - [`think`] — `<think>…</think>` in model text moved into thinking blocks.
 
 mod estimate;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod think;
 
 #[cfg(test)]
 pub(crate) mod arb;

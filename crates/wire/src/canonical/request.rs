@@ -51,6 +51,33 @@ pub struct Sampling {
 
 /// Fields of one dialect that have no canonical place. Only an encoder of the same dialect
 /// puts them back; another dialect's encoder leaves them out (it would reject them).
+impl Sampling {
+    /// The parameters set here, by their canonical (OpenAI) names.
+    pub fn set_names(&self) -> Vec<&'static str> {
+        [
+            ("max_tokens", self.max_tokens.is_some()),
+            ("temperature", self.temperature.is_some()),
+            ("top_p", self.top_p.is_some()),
+            ("top_k", self.top_k.is_some()),
+            ("stop", !self.stop.is_empty()),
+            ("seed", self.seed.is_some()),
+            ("presence_penalty", self.presence_penalty.is_some()),
+            ("frequency_penalty", self.frequency_penalty.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
+    /// The parameters set here that an encoder does not send (its `UNSUPPORTED_SAMPLING`).
+    pub fn dropped_by(&self, unsupported: &[&'static str]) -> Vec<&'static str> {
+        self.set_names()
+            .into_iter()
+            .filter(|n| unsupported.contains(n))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Passthrough {
     /// The dialect the fields came from; `None` when there are none.
@@ -281,6 +308,25 @@ mod tests {
         assert_eq!(Reasoning::Effort("medium".into()).budget(), Some(8192));
         assert_eq!(Reasoning::Effort("none".into()).budget(), None);
         assert_eq!(Reasoning::Disabled.effort(), None);
+    }
+
+    #[test]
+    fn the_parameters_an_encoder_drops_are_named() {
+        let s = Sampling {
+            temperature: Some(0.5),
+            seed: Some(1),
+            top_k: Some(3),
+            ..Sampling::default()
+        };
+        assert_eq!(s.set_names(), ["temperature", "top_k", "seed"]);
+        assert_eq!(
+            s.dropped_by(crate::anthropic::codec::UNSUPPORTED_SAMPLING),
+            ["seed"]
+        );
+        assert_eq!(
+            s.dropped_by(crate::openai::codec::UNSUPPORTED_SAMPLING),
+            ["top_k"]
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use wire::canonical;
 use wire::gemini::GenerateContentRequest;
 
 pub use error::{array_error_event, error_body, error_response, sse_error_event};
-pub use stream::{StreamWriter, content_type as stream_content_type, is_sse};
+pub use stream::{StreamWriter, content_type as stream_content_type, includes_thoughts, is_sse};
 
 use crate::error::GatewayError;
 use crate::relay::passthrough::{self, ErrorRendering, Mode};
@@ -203,7 +203,20 @@ fn decode_envelope(body: &[u8]) -> Result<canonical::Request, GatewayError> {
             .ok_or_else(|| GatewayError::Internal("a Gemini request without its route".into()))
     };
     let (model, framing) = (field("model")?, field("framing")?);
+    let include_thoughts = request
+        .generation_config
+        .as_ref()
+        .and_then(|g| g.thinking_config.as_ref())
+        .and_then(|t| t.include_thoughts)
+        == Some(true);
     let mut request = to_canonical(request, &model)?;
+    if include_thoughts {
+        request.passthrough.dialect = Some(wire::Dialect::Gemini);
+        request
+            .passthrough
+            .fields
+            .insert(stream::THOUGHTS.into(), Value::Bool(true));
+    }
     if framing != "json" {
         request.stream = true;
         request.passthrough.dialect = Some(wire::Dialect::Gemini);

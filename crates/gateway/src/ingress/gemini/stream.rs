@@ -11,6 +11,20 @@ use wire::gemini::codec::ChunkEncoder;
 /// The passthrough key that carries the framing from the ingress to the relay.
 pub(super) const FRAMING: &str = "$switchboard_gemini_stream";
 
+/// The passthrough key that says the client asked for thoughts
+/// (`generationConfig.thinkingConfig.includeThoughts`); without it, thoughts are left out of
+/// the answer (still counted in its usage), as Gemini does.
+pub(super) const THOUGHTS: &str = "$switchboard_gemini_thoughts";
+
+/// Whether the client asked for the model's thoughts.
+pub fn includes_thoughts(request: &Request) -> bool {
+    request
+        .passthrough
+        .for_dialect(Dialect::Gemini)
+        .and_then(|f| f.get(THOUGHTS))
+        == Some(&Value::Bool(true))
+}
+
 /// Whether the client asked for `alt=sse` (else: a JSON array).
 pub fn is_sse(request: &Request) -> bool {
     request

@@ -8,12 +8,15 @@
 //!   in front of the new input, so the upstream sees the whole conversation. An id this
 //!   gateway does not hold (never seen, expired, or another caller's) is a 404.
 //! - `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` — from the in-memory [`store`].
+//! - `GET /v1/responses/{id}/input_items` — the stored input items of a response, as a list
+//!   page (`items`).
 //! - `GET /v1/responses` — a WebSocket upgrade (Codex tries one first) is refused at once with
 //!   `426 Upgrade Required`, on which Codex falls back to HTTP with server-sent events.
 //!
 //! Errors are OpenAI error objects; a failure mid-stream ends the stream with an `error` event.
 //! Responses are stored unless the request says `"store": false`.
 
+mod items;
 mod store;
 
 use std::net::SocketAddr;
@@ -21,7 +24,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use futures_util::StreamExt;
@@ -50,6 +53,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/responses", post(create).get(upgrade))
         .route("/v1/responses/{id}", get(retrieve).delete(remove))
+        .route("/v1/responses/{id}/input_items", get(input_items_of))
 }
 
 /// A new response in progress for `request`, answered as `client_model`: a fresh
@@ -357,6 +361,40 @@ async fn retrieve(
             response
         }
         None => not_found(&id),
+    }
+}
+
+/// `GET /v1/responses/{id}/input_items`.
+async fn input_items_of(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<items::ItemsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let scope = match state.authenticate_from(&state.config(), peer.ip(), &headers) {
+        Ok(principal) => principal.scope(),
+        Err(e) => return error_response(&e),
+    };
+    let query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, None, None, e.body_text()),
+    };
+    let Some(entry) = store::global().get(&id, &scope) else {
+        return not_found(&id);
+    };
+    match items::page(&id, &entry.input, &query) {
+        Ok(list) => {
+            let mut response = Response::new(Body::from(list.to_string()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(items::BadQuery(param, message)) => {
+            error(StatusCode::BAD_REQUEST, None, Some(param), message)
+        }
     }
 }
 

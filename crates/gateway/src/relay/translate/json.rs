@@ -19,6 +19,7 @@ pub(super) fn translate(
     mut ctx: RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    post: super::post::Post,
     responses: Option<wire::responses::ResponseObject>,
     ollama_generate: bool,
 ) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
@@ -33,7 +34,7 @@ pub(super) fn translate(
                 Err(e) => break Err(e),
             }
         };
-        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, responses, ollama_generate));
+        let rendered = read.and_then(|()| render(&buf, &mut ctx, wire, client, &post, responses, ollama_generate));
         match rendered {
             Ok(out) => {
                 ctx.exchange.mark_first_byte();
@@ -57,6 +58,7 @@ fn render(
     ctx: &mut RelayCtx,
     wire: WireFormat,
     client: Dialect,
+    post: &super::post::Post,
     // Responses clients: the response the answer fills in (id, echoed settings).
     responses: Option<wire::responses::ResponseObject>,
     // Ollama clients: the answer is `/api/generate`'s, not `/api/chat`'s.
@@ -78,7 +80,35 @@ fn render(
                 .map_err(|e| protocol(ctx, format!("the response is not a message: {e}")))?;
             wire::anthropic::codec::decode_response(&upstream)
         }
+        WireFormat::Gemini => {
+            let upstream: wire::gemini::GenerateContentResponse = serde_json::from_slice(body)
+                .map_err(|e| {
+                    protocol(
+                        ctx,
+                        format!("the response is not a generateContent answer: {e}"),
+                    )
+                })?;
+            if let Some(err) = embedded_error(&ctx.provider, &upstream.extra) {
+                return Err(err);
+            }
+            wire::gemini::codec::decode_response(&upstream)
+        }
+        WireFormat::Ollama => {
+            if let Some(message) = super::ollama_error(body) {
+                return Err(GatewayError::Upstream {
+                    provider: ctx.provider.clone(),
+                    status: http::StatusCode::BAD_GATEWAY,
+                    message,
+                    openai_body: None,
+                    retry_after: None,
+                });
+            }
+            let upstream: wire::ollama::ChatResponse = serde_json::from_slice(body)
+                .map_err(|e| protocol(ctx, format!("the response is not a chat answer: {e}")))?;
+            wire::ollama::codec::decode_response(&upstream)
+        }
     };
+    post.response(&mut canonical);
     canonical.model.clone_from(&ctx.client_model);
     ctx.exchange.usage = Some(canonical.usage);
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());

@@ -4,12 +4,16 @@
 //! event by event as it arrives (`stream`). Fallback, admission and accounting are the fast
 //! path's own loop in `passthrough`; only the body of each attempt and the relay differ.
 //!
-//! Pairs: an Anthropic client to an OpenAI-compatible or an Anthropic upstream, and an
-//! OpenAI chat client to an Anthropic upstream (an OpenAI client to an OpenAI upstream is the
-//! fast path). An Anthropic client reaching an Anthropic upstream goes through the canonical
-//! model too (its unknown fields ride in the passthrough bag), not byte for byte.
+//! Pairs: every client dialect to an OpenAI-compatible, Anthropic, Gemini or Ollama upstream
+//! (an OpenAI client to an OpenAI upstream is the fast path, unless the model is configured
+//! with `think_tags` or the provider with `inline_images`). An Anthropic client reaching an
+//! Anthropic upstream goes through the canonical model too (its unknown fields ride in the
+//! passthrough bag), not byte for byte. Between decoding and encoding an answer, `post`
+//! unwraps structured output and extracts inline `<think>` reasoning.
 
+pub mod images;
 mod json;
+mod post;
 mod stream;
 
 use bytes::Bytes;
@@ -26,6 +30,8 @@ use crate::error::GatewayError;
 use crate::providers::openai::Endpoint;
 use crate::routing::plan::{Estimate, PlanTarget};
 use crate::telemetry::Exchange;
+
+pub(crate) use post::think_tags;
 
 /// Decodes a client's body (in its dialect) into the canonical request.
 pub type Decode = fn(&[u8]) -> Result<canonical::Request, GatewayError>;
@@ -117,8 +123,12 @@ pub(super) fn upstream_body(
 ) -> Result<Vec<u8>, GatewayError> {
     let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
     let mut value = match target.provider.wire_format {
-        WireFormat::OpenAi => serde_json::to_value(wire::openai::codec::encode_request(&t.request)),
+        WireFormat::OpenAi => {
+            dropped(t, target, wire::openai::codec::UNSUPPORTED_SAMPLING);
+            serde_json::to_value(wire::openai::codec::encode_request(&t.request))
+        }
         WireFormat::Anthropic => {
+            dropped(t, target, wire::anthropic::codec::UNSUPPORTED_SAMPLING);
             // Anthropic requires max_tokens: the catalog's maximum output, else 4096.
             let default_max = target
                 .provider
@@ -131,13 +141,30 @@ pub(super) fn upstream_body(
                 default_max,
             ))
         }
+        WireFormat::Gemini => serde_json::to_value(wire::gemini::codec::encode_request(&t.request)),
+        WireFormat::Ollama => serde_json::to_value(wire::ollama::codec::encode_chat(&t.request)),
     }
     .map_err(internal)?;
     let Some(obj) = value.as_object_mut() else {
         return Err(GatewayError::Internal("a request is not an object".into()));
     };
-    if target.provider.wire_format == WireFormat::OpenAi {
-        openai_reasoning(obj, target);
+    // The gateway's own markers in the passthrough bag (a Gemini client's stream framing and
+    // thoughts choice) are never sent upstream.
+    obj.retain(|key, _| !key.starts_with("$switchboard_"));
+    match target.provider.wire_format {
+        WireFormat::OpenAi => openai_reasoning(obj, target),
+        WireFormat::Anthropic => {}
+        // Gemini names the model in the path; its sampling settings sit in `generationConfig`.
+        WireFormat::Gemini => {
+            obj.remove("model");
+            nested_params(obj, target, "generationConfig", gemini_config_key);
+            return serde_json::to_vec(&value).map_err(internal);
+        }
+        WireFormat::Ollama => {
+            nested_params(obj, target, "options", ollama_option_key);
+            obj.insert("model".into(), Value::from(target.model));
+            return serde_json::to_vec(&value).map_err(internal);
+        }
     }
     let settable = |key: &str| key != "model" && key != "stream";
     for (key, v) in target.params.into_iter().flatten() {
@@ -152,6 +179,124 @@ pub(super) fn upstream_body(
     }
     obj.insert("model".into(), Value::from(target.model));
     serde_json::to_vec(&value).map_err(internal)
+}
+
+/// A target's params (where the client set none) and overrides, for a wire format that
+/// keeps its sampling settings in one nested object (Gemini's `generationConfig`, Ollama's
+/// `options`): the keys `place` names go there under the format's own name, a lone stop
+/// string as a list; any other key is a top-level field as written (e.g. `safetySettings`,
+/// `keep_alive`).
+fn nested_params(
+    obj: &mut serde_json::Map<String, Value>,
+    target: &PlanTarget<'_>,
+    nest: &str,
+    place: fn(&str) -> Option<&'static str>,
+) {
+    let settable = |key: &str| key != "model" && key != "stream";
+    let sets = target
+        .params
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv, false))
+        .chain(target.overrides.into_iter().flatten().map(|kv| (kv, true)));
+    for ((key, v), overrides) in sets {
+        if !settable(key) {
+            continue;
+        }
+        let (map, name) = match place(key) {
+            Some(name) => {
+                let inner = obj
+                    .entry(nest)
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if !inner.is_object() {
+                    *inner = Value::Object(serde_json::Map::new());
+                }
+                match inner.as_object_mut() {
+                    Some(inner) => (inner, name),
+                    None => continue,
+                }
+            }
+            None => (&mut *obj, key.as_str()),
+        };
+        if overrides || !map.contains_key(name) {
+            let v = match (name, v) {
+                ("stopSequences" | "stop", Value::String(s)) => Value::from(vec![s.clone()]),
+                _ => v.clone(),
+            };
+            map.insert(name.to_owned(), v);
+        }
+    }
+}
+
+/// Where an OpenAI-named setting goes in Gemini's `generationConfig` (its own names pass).
+fn gemini_config_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "temperature" => "temperature",
+        "seed" => "seed",
+        "top_p" | "topP" => "topP",
+        "top_k" | "topK" => "topK",
+        "max_tokens" | "max_completion_tokens" | "maxOutputTokens" => "maxOutputTokens",
+        "stop" | "stopSequences" => "stopSequences",
+        "presence_penalty" | "presencePenalty" => "presencePenalty",
+        "frequency_penalty" | "frequencyPenalty" => "frequencyPenalty",
+        _ => return None,
+    })
+}
+
+/// Where an OpenAI-named setting goes in Ollama's `options` (its own names pass).
+fn ollama_option_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "temperature" => "temperature",
+        "seed" => "seed",
+        "top_p" => "top_p",
+        "top_k" => "top_k",
+        "max_tokens" | "max_completion_tokens" | "num_predict" => "num_predict",
+        "num_ctx" => "num_ctx",
+        "stop" => "stop",
+        "presence_penalty" => "presence_penalty",
+        "frequency_penalty" => "frequency_penalty",
+        "repeat_penalty" => "repeat_penalty",
+        _ => return None,
+    })
+}
+
+/// Says at debug level which of the client's sampling parameters the target's wire format has
+/// no field for, and so are not sent (deliberately, rather than sent to fail).
+fn dropped(t: &Translated, target: &PlanTarget<'_>, unsupported: &[&'static str]) {
+    let dropped = t.request.sampling.dropped_by(unsupported);
+    if !dropped.is_empty() {
+        tracing::debug!(
+            provider = %target.provider.id,
+            wire = ?target.provider.wire_format,
+            ?dropped,
+            "sampling parameters the upstream does not take are not sent"
+        );
+    }
+}
+
+/// Whether image URLs are fetched and inlined for this target.
+pub(crate) fn fetches_images(target: &PlanTarget<'_>) -> bool {
+    target.provider.inline_images || images::needs_bytes(target.provider.wire_format)
+}
+
+/// [`upstream_body`], with the request's image URLs fetched and inlined first when the target
+/// needs image bytes.
+pub(super) async fn upstream_body_fetching(
+    t: &Translated,
+    target: &PlanTarget<'_>,
+    policy: &images::FetchPolicy,
+) -> Result<Vec<u8>, GatewayError> {
+    if !(fetches_images(target) && images::has_urls(&t.request)) {
+        return upstream_body(t, target);
+    }
+    let mut request = t.request.clone();
+    images::inline(&mut request, policy).await?;
+    let inlined = Translated {
+        request,
+        client: t.client,
+        include_usage: t.include_usage,
+    };
+    upstream_body(&inlined, target)
 }
 
 /// Reasoning goes only to OpenAI models known to reason, with `max_completion_tokens`.
@@ -181,11 +326,13 @@ pub(super) fn relay(
     upstream: reqwest::Response,
     ctx: RelayCtx,
     t: &Translated,
-    wire: WireFormat,
+    target: &PlanTarget<'_>,
     streaming: bool,
 ) -> (&'static str, Relay) {
+    let wire = target.provider.wire_format;
+    let post = post::Post::new(t, target);
     if streaming {
-        let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model);
+        let pipeline = stream::Pipeline::new(wire, t, &ctx.client_model, post);
         let content_type = match t.client {
             Dialect::Ollama => "application/x-ndjson",
             Dialect::Gemini => crate::ingress::gemini::stream_content_type(&t.request),
@@ -205,6 +352,7 @@ pub(super) fn relay(
                 ctx,
                 wire,
                 t.client,
+                post,
                 responses,
                 wire::ollama::codec::is_generate(&t.request),
             )),
@@ -212,11 +360,29 @@ pub(super) fn relay(
     }
 }
 
-/// An upstream's error status answer, for a client of another dialect: Anthropic's error
-/// body is not passed on as if it were an OpenAI one, and its 529 "overloaded" becomes 503,
+/// An upstream's error status answer, for a client of another dialect: Anthropic's (and
+/// Gemini's) error body is not passed on as if it were an OpenAI one, and its 529 "overloaded" becomes 503,
 /// the status every dialect knows (rendered as `overloaded_error` to Anthropic clients).
 pub(super) fn upstream_error(err: GatewayError, wire: WireFormat) -> GatewayError {
     match (wire, err) {
+        // Gemini's `{"error": {"code", "message", "status"}}` is read for its message; the
+        // body is not an OpenAI error to pass on.
+        (
+            WireFormat::Gemini,
+            GatewayError::Upstream {
+                provider,
+                status,
+                message,
+                retry_after,
+                ..
+            },
+        ) => GatewayError::Upstream {
+            provider,
+            status,
+            message,
+            openai_body: None,
+            retry_after,
+        },
         (
             WireFormat::Anthropic,
             GatewayError::Upstream {
@@ -237,8 +403,37 @@ pub(super) fn upstream_error(err: GatewayError, wire: WireFormat) -> GatewayErro
             openai_body: None,
             retry_after,
         },
-        (_, err) => err,
+        // Ollama's `{"error": "model 'x' not found"}`: its text is the message.
+        (
+            WireFormat::Ollama,
+            GatewayError::Upstream {
+                provider,
+                status,
+                message,
+                retry_after,
+                ..
+            },
+        ) => GatewayError::Upstream {
+            provider,
+            status,
+            message: ollama_error(message.as_bytes()).unwrap_or(message),
+            openai_body: None,
+            retry_after,
+        },
+        (
+            WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini | WireFormat::Ollama,
+            err,
+        ) => err,
     }
+}
+
+/// The text of Ollama's error object `{"error": "…"}`.
+fn ollama_error(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: String,
+    }
+    serde_json::from_slice::<Body>(body).ok().map(|b| b.error)
 }
 
 /// An error object an OpenAI-compatible upstream sent inside a 200 response or stream.

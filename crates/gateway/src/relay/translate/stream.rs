@@ -1,24 +1,88 @@
-//! A streamed answer, translated event by event: each upstream SSE event is decoded into
+//! A streamed answer, translated event by event: each upstream SSE event (an NDJSON line for
+//! Ollama upstreams) is decoded into
 //! canonical stream events and those are encoded as the client's events at once — nothing
 //! is held back beyond what one upstream piece carried. Until the first piece has gone out an
 //! upstream failure can still fall back; after that it ends the stream with an error event in
-//! the client's dialect.
+//! the client's dialect. Once the stream has begun, a long silence of the upstream is filled
+//! with keep-alives (`[translation] keep_alive`): a `ping` event for Anthropic clients, an SSE
+//! comment for other SSE clients (none for NDJSON or JSON-array framings, which have no
+//! harmless filler).
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use wire::canonical::{Delta, StreamEvent};
-use wire::sse::{SseDecoder, SseEvent};
-use wire::{Dialect, WireFormat, anthropic, openai};
+use wire::ndjson::LineDecoder;
+use wire::sse::SseDecoder;
+use wire::{Dialect, WireFormat, anthropic, gemini, ollama, openai};
 
 use super::super::{RelayCtx, RelayError, next_piece};
 use super::{Translated, embedded_error};
 use crate::error::GatewayError;
 use crate::telemetry::Outcome;
 
+/// The keep-alive of Anthropic streams.
+const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
+/// The keep-alive of other SSE streams.
+const COMMENT: &[u8] = b": keep-alive\n\n";
+
 /// Reads the upstream's events.
 enum Upstream {
     OpenAi(openai::codec::ChunkDecoder),
     Anthropic(anthropic::codec::EventDecoder),
+    Gemini(gemini::codec::ChunkDecoder),
+    Ollama(ollama::codec::ChunkDecoder),
+}
+
+/// How the upstream's body is cut into events.
+enum Framing {
+    Sse(SseDecoder),
+    /// Newline-delimited JSON (Ollama).
+    Lines(LineDecoder),
+}
+
+/// One upstream event: its SSE name (if any) and data, or one NDJSON line as the data.
+struct Frame {
+    name: Option<String>,
+    data: String,
+    /// An SSE keep-alive comment.
+    comment: bool,
+}
+
+impl Framing {
+    fn push(&mut self, piece: &[u8]) {
+        match self {
+            Self::Sse(d) => d.push(piece),
+            Self::Lines(d) => d.push(piece),
+        }
+    }
+
+    /// The next complete event; at the end, the unterminated last one too.
+    fn next(&mut self, at_end: bool) -> Result<Option<Frame>, String> {
+        match self {
+            Self::Sse(d) => {
+                let next = match d.next_event() {
+                    Ok(None) if at_end => d.finish(),
+                    other => other,
+                };
+                Ok(next.map_err(|e| e.to_string())?.map(|e| Frame {
+                    comment: e.is_comment(),
+                    name: e.event,
+                    data: e.data,
+                }))
+            }
+            Self::Lines(d) => {
+                let next = match d.next_line() {
+                    Ok(None) if at_end => d.finish(),
+                    other => other,
+                };
+                Ok(next.map_err(|e| e.to_string())?.map(|data| Frame {
+                    name: None,
+                    data,
+                    comment: false,
+                }))
+            }
+        }
+    }
 }
 
 /// Writes the client's events.
@@ -32,18 +96,34 @@ enum Client {
 
 /// Upstream events in, the client's events out.
 pub(super) struct Pipeline {
-    sse: SseDecoder,
+    framing: Framing,
     upstream: Upstream,
     client: Client,
+    /// What fills a silence, for this client's framing.
+    keep_alive: Option<&'static [u8]>,
     events: Vec<StreamEvent>,
+    post: super::post::Post,
     done: bool,
 }
 
 impl Pipeline {
-    pub(super) fn new(wire: WireFormat, t: &Translated, client_model: &str) -> Self {
+    pub(super) fn new(
+        wire: WireFormat,
+        t: &Translated,
+        client_model: &str,
+        post: super::post::Post,
+    ) -> Self {
         let upstream = match wire {
             WireFormat::OpenAi => Upstream::OpenAi(openai::codec::ChunkDecoder::new()),
             WireFormat::Anthropic => Upstream::Anthropic(anthropic::codec::EventDecoder::new()),
+            WireFormat::Gemini => Upstream::Gemini(gemini::codec::ChunkDecoder::new()),
+            WireFormat::Ollama => Upstream::Ollama(ollama::codec::ChunkDecoder::new()),
+        };
+        let framing = match wire {
+            WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini => {
+                Framing::Sse(SseDecoder::new())
+            }
+            WireFormat::Ollama => Framing::Lines(LineDecoder::new()),
         };
         let client = match t.client {
             Dialect::OpenAi => Client::OpenAi(openai::codec::ChunkEncoder::new(
@@ -68,11 +148,19 @@ impl Pipeline {
                 wire::ollama::codec::is_generate(&t.request),
             )),
         };
+        let keep_alive: Option<&'static [u8]> = match t.client {
+            Dialect::Anthropic => Some(PING),
+            Dialect::OpenAi | Dialect::Responses => Some(COMMENT),
+            Dialect::Gemini => crate::ingress::gemini::is_sse(&t.request).then_some(COMMENT),
+            Dialect::Ollama => None,
+        };
         Self {
-            sse: SseDecoder::new(),
+            framing,
             upstream,
             client,
+            keep_alive,
             events: Vec::new(),
+            post,
             done: false,
         }
     }
@@ -88,9 +176,28 @@ pub(super) fn translate(
         let mut started = false;
         loop {
             let mut out = BytesMut::new();
-            let (at_end, failure) = match next_piece(&mut body, &ctx).await {
+            let next = {
+                // Keep-alives only once the response is committed: before, a failure may
+                // still fall back. The idle timeout runs on regardless.
+                let keep_alive = ctx.keep_alive.zip(p.keep_alive).filter(|_| started);
+                let piece = next_piece(&mut body, &ctx);
+                tokio::pin!(piece);
+                loop {
+                    let Some((every, filler)) = keep_alive else {
+                        break piece.await;
+                    };
+                    let silent = tokio::select! {
+                        next = &mut piece => break next,
+                        () = tokio::time::sleep(every) => true,
+                    };
+                    if silent {
+                        yield Ok(Bytes::from_static(filler));
+                    }
+                }
+            };
+            let (at_end, failure) = match next {
                 Ok(Some(piece)) => {
-                    p.sse.push(&piece);
+                    p.framing.push(&piece);
                     (false, p.drain(false, &mut ctx, &mut out).err())
                 }
                 Ok(None) => (true, p.drain(true, &mut ctx, &mut out).err()),
@@ -137,11 +244,10 @@ impl Pipeline {
         out: &mut BytesMut,
     ) -> Result<(), GatewayError> {
         loop {
-            let next = match self.sse.next_event() {
-                Ok(None) if at_end => self.sse.finish(),
-                other => other,
-            };
-            let event = next.map_err(|e| protocol(ctx, format!("bad event stream: {e}")))?;
+            let event = self
+                .framing
+                .next(at_end)
+                .map_err(|e| protocol(ctx, format!("bad event stream: {e}")))?;
             match event {
                 Some(event) => self.event(&event, ctx)?,
                 None => break,
@@ -164,16 +270,18 @@ impl Pipeline {
                     self.events.push(StreamEvent::End);
                 }
             }
+            Upstream::Gemini(d) => d.finish(&mut self.events),
+            Upstream::Ollama(d) => d.finish(&mut self.events),
         }
     }
 
-    fn event(&mut self, event: &SseEvent, ctx: &RelayCtx) -> Result<(), GatewayError> {
-        if self.done || event.is_comment() || event.data.is_empty() {
+    fn event(&mut self, event: &Frame, ctx: &RelayCtx) -> Result<(), GatewayError> {
+        if self.done || event.comment || event.data.is_empty() {
             return Ok(());
         }
         match &mut self.upstream {
             Upstream::OpenAi(decoder) => {
-                if event.is_done() {
+                if event.data == "[DONE]" {
                     self.done = true;
                     decoder.finish(&mut self.events);
                     return Ok(());
@@ -191,7 +299,7 @@ impl Pipeline {
                 let Ok(wire_event) = serde_json::from_str::<anthropic::StreamEvent>(&event.data)
                 else {
                     // An event type this gateway does not know: Anthropic may add some.
-                    tracing::debug!(event = ?event.event, "unknown Anthropic stream event skipped");
+                    tracing::debug!(event = ?event.name, "unknown Anthropic stream event skipped");
                     return Ok(());
                 };
                 decoder
@@ -201,6 +309,32 @@ impl Pipeline {
                     self.done = true;
                 }
             }
+            Upstream::Gemini(decoder) => {
+                let chunk: gemini::GenerateContentResponse = serde_json::from_str(&event.data)
+                    .map_err(|e| {
+                        protocol(ctx, format!("an event is not a generateContent chunk: {e}"))
+                    })?;
+                if let Some(err) = embedded_error(&ctx.provider, &chunk.extra) {
+                    return Err(err);
+                }
+                decoder.push(&chunk, &mut self.events);
+            }
+            Upstream::Ollama(decoder) => {
+                if let Some(message) = super::ollama_error(event.data.as_bytes()) {
+                    return Err(GatewayError::Upstream {
+                        provider: ctx.provider.clone(),
+                        status: http::StatusCode::BAD_GATEWAY,
+                        message,
+                        openai_body: None,
+                        retry_after: None,
+                    });
+                }
+                let chunk: ollama::ChatResponse =
+                    serde_json::from_str(&event.data).map_err(|e| {
+                        protocol(ctx, format!("a line is not a chat stream object: {e}"))
+                    })?;
+                decoder.push(&chunk, &mut self.events);
+            }
         }
         Ok(())
     }
@@ -208,6 +342,7 @@ impl Pipeline {
     /// Encodes the canonical events gathered so far into `out`, reading usage on the way.
     fn emit(&mut self, ctx: &mut RelayCtx, out: &mut BytesMut) -> Result<(), GatewayError> {
         let internal = |e: serde_json::Error| GatewayError::Internal(e.to_string());
+        self.post.stream(&mut self.events);
         for event in self.events.drain(..) {
             match &event {
                 StreamEvent::Usage(usage) => ctx.exchange.usage = Some(*usage),

@@ -5,8 +5,9 @@
 //!   object); empty arguments are `{}` as well;
 //! - thinking without a signature (reasoning from another provider) is not sent back to
 //!   Anthropic, which would reject it;
-//! - `seed`, penalties, `strict` and structured output have no Anthropic request field and
-//!   are dropped;
+//! - `seed`, penalties and `strict` have no Anthropic request field and are dropped;
+//! - structured output (JSON schema or JSON object) becomes a tool the model is made to call,
+//!   unwrapped back to text on the way out (see [`structured`]);
 //! - a system message in the middle of a conversation becomes user text; consecutive turns
 //!   of the same role are merged into one (Anthropic alternates roles);
 //! - usage has no reasoning breakdown: reasoning is part of `output_tokens`.
@@ -14,6 +15,7 @@
 mod request;
 mod response;
 mod stream;
+pub mod structured;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +25,9 @@ pub use stream::{EventDecoder, EventEncoder, StreamError};
 
 use crate::anthropic;
 use crate::usage::Usage;
+
+/// Sampling parameters (canonical names) the Messages API has no field for: not sent.
+pub const UNSUPPORTED_SAMPLING: &[&str] = &["seed", "presence_penalty", "frequency_penalty"];
 
 /// Normalized usage from Anthropic's: `input_tokens` already excludes the cache.
 pub fn decode_usage(usage: &anthropic::Usage) -> Usage {

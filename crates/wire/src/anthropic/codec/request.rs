@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::structured::{self, Forcing};
 use crate::Dialect;
 use crate::anthropic::{
     self, Content, ContentBlock, CustomTool, ImageBlock, MessagesRequest, Metadata,
@@ -221,11 +222,18 @@ fn tool_result(r: &ToolResultBlock, field: &str) -> Result<ToolResult, DecodeErr
 /// Encodes a canonical request. `default_max_tokens` is used when the request has none
 /// (Anthropic requires `max_tokens`).
 pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> MessagesRequest {
-    let system = match req.system.as_slice() {
-        [] => None,
-        [only] if only.cache_control.is_none() => Some(System::Text(only.text.clone())),
-        all => Some(System::Blocks(
+    let output = structured::output_tool(req).map(|t| (structured::forcing(req), t));
+    let ask = match &output {
+        Some((Forcing::Ask, tool)) => Some(Text::plain(structured::ask_line(&tool.name))),
+        _ => None,
+    };
+    let system = match (req.system.as_slice(), ask) {
+        ([], None) => None,
+        ([], Some(ask)) => Some(System::Text(ask.text)),
+        ([only], None) if only.cache_control.is_none() => Some(System::Text(only.text.clone())),
+        (all, ask) => Some(System::Blocks(
             all.iter()
+                .chain(ask.as_ref())
                 .map(|t| ContentBlock::Text(text_block(t)))
                 .collect(),
         )),
@@ -262,20 +270,45 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
         }
     }
     let disable = (req.parallel_tool_calls == Some(false)).then_some(true);
-    let tool_choice = match (&req.tool_choice, disable) {
-        (None, None) => None,
-        (None | Some(ToolChoice::Auto), d) => Some(anthropic::ToolChoice::Auto {
-            disable_parallel_tool_use: d,
+    let tool_choice = match (&output, &req.tool_choice, disable) {
+        (Some((Forcing::Tool, tool)), ..) => Some(anthropic::ToolChoice::Tool {
+            name: tool.name.clone(),
+            disable_parallel_tool_use: Some(true),
         }),
-        (Some(ToolChoice::Required), d) => Some(anthropic::ToolChoice::Any {
-            disable_parallel_tool_use: d,
-        }),
-        (Some(ToolChoice::Tool(name)), d) => Some(anthropic::ToolChoice::Tool {
-            name: name.clone(),
-            disable_parallel_tool_use: d,
-        }),
-        (Some(ToolChoice::None), _) => Some(anthropic::ToolChoice::None {}),
+        (Some((Forcing::Any, _)), None | Some(ToolChoice::Auto | ToolChoice::Required), d) => {
+            Some(anthropic::ToolChoice::Any {
+                disable_parallel_tool_use: d,
+            })
+        }
+        (Some((Forcing::Ask, _)), None | Some(ToolChoice::Required | ToolChoice::None), d) => {
+            Some(anthropic::ToolChoice::Auto {
+                disable_parallel_tool_use: d,
+            })
+        }
+        (_, choice, d) => plain_tool_choice(choice.as_ref(), d),
     };
+    let mut tools: Vec<anthropic::Tool> = req
+        .tools
+        .iter()
+        .map(|t| {
+            anthropic::Tool::Custom(CustomTool {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                input_schema: t.parameters.clone(),
+                cache_control: t.cache_control.clone(),
+                extra: Map::new(),
+            })
+        })
+        .collect();
+    if let Some((_, tool)) = output {
+        tools.push(anthropic::Tool::Custom(CustomTool {
+            name: tool.name,
+            description: Some(tool.description),
+            input_schema: tool.schema,
+            cache_control: None,
+            extra: Map::new(),
+        }));
+    }
     let thinking = req.reasoning.as_ref().map(|r| match r.budget() {
         Some(budget_tokens) => ThinkingConfig::Enabled { budget_tokens },
         None => ThinkingConfig::Disabled {},
@@ -294,20 +327,7 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
         temperature: req.sampling.temperature,
         top_k: req.sampling.top_k,
         top_p: req.sampling.top_p,
-        tools: (!req.tools.is_empty()).then(|| {
-            req.tools
-                .iter()
-                .map(|t| {
-                    anthropic::Tool::Custom(CustomTool {
-                        name: t.name.clone(),
-                        description: t.description.clone(),
-                        input_schema: t.parameters.clone(),
-                        cache_control: t.cache_control.clone(),
-                        extra: Map::new(),
-                    })
-                })
-                .collect()
-        }),
+        tools: (!tools.is_empty()).then_some(tools),
         tool_choice,
         thinking,
         extra: req
@@ -315,6 +335,27 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
             .for_dialect(Dialect::Anthropic)
             .cloned()
             .unwrap_or_default(),
+    }
+}
+
+/// The tool choice of a request without structured output.
+fn plain_tool_choice(
+    choice: Option<&ToolChoice>,
+    disable: Option<bool>,
+) -> Option<anthropic::ToolChoice> {
+    match (choice, disable) {
+        (None, None) => None,
+        (None | Some(ToolChoice::Auto), d) => Some(anthropic::ToolChoice::Auto {
+            disable_parallel_tool_use: d,
+        }),
+        (Some(ToolChoice::Required), d) => Some(anthropic::ToolChoice::Any {
+            disable_parallel_tool_use: d,
+        }),
+        (Some(ToolChoice::Tool(name)), d) => Some(anthropic::ToolChoice::Tool {
+            name: name.clone(),
+            disable_parallel_tool_use: d,
+        }),
+        (Some(ToolChoice::None), _) => Some(anthropic::ToolChoice::None {}),
     }
 }
 

@@ -23,7 +23,7 @@ mod tests;
 
 pub use request::{decode_request, encode_request, json_schema};
 pub use response::{decode_response, encode_response, finish_reason, stop_reason};
-pub use stream::ChunkEncoder;
+pub use stream::{ChunkDecoder, ChunkEncoder};
 
 use crate::gemini::UsageMetadata;
 use crate::usage::Usage;

@@ -411,3 +411,167 @@ fn a_stream_sends_text_as_it_comes_and_a_call_whole() {
         json!({ "promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7 })
     );
 }
+
+fn decode_chunks(chunks: &[Value]) -> Vec<StreamEvent> {
+    let mut dec = ChunkDecoder::new();
+    let mut out = Vec::new();
+    for c in chunks {
+        let chunk: GenerateContentResponse = serde_json::from_value(c.clone()).unwrap();
+        dec.push(&chunk, &mut out);
+    }
+    dec.finish(&mut out);
+    out
+}
+
+#[test]
+fn a_gemini_stream_decodes_into_blocks_with_usage_and_call_ids() {
+    let events = decode_chunks(&[
+        json!({ "candidates": [{ "content": { "role": "model", "parts": [
+            { "text": "hmm", "thought": true },
+            { "text": "", "thought": true, "thoughtSignature": "sig" }
+        ] } }], "responseId": "r9", "modelVersion": "gemini-x" }),
+        json!({ "candidates": [{ "content": { "role": "model", "parts": [{ "text": "Hel" }] } }] }),
+        json!({ "candidates": [{ "content": { "role": "model", "parts": [{ "text": "lo" }] } }] }),
+        json!({ "candidates": [{ "content": { "role": "model", "parts": [
+            { "functionCall": { "name": "f", "args": { "a": 1 } } }
+        ] }, "finishReason": "STOP" }],
+          "usageMetadata": { "promptTokenCount": 10, "cachedContentTokenCount": 4,
+                             "candidatesTokenCount": 5, "thoughtsTokenCount": 2 } }),
+    ]);
+    assert_eq!(
+        events,
+        [
+            StreamEvent::Start {
+                id: "r9".into(),
+                model: "gemini-x".into()
+            },
+            StreamEvent::BlockStart {
+                index: 0,
+                kind: BlockKind::Thinking
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Thinking("hmm".into())
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Signature("sig".into())
+            },
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::BlockStart {
+                index: 1,
+                kind: BlockKind::Text
+            },
+            StreamEvent::Delta {
+                index: 1,
+                delta: Delta::Text("Hel".into())
+            },
+            StreamEvent::Delta {
+                index: 1,
+                delta: Delta::Text("lo".into())
+            },
+            StreamEvent::BlockStop { index: 1 },
+            StreamEvent::BlockStart {
+                index: 2,
+                kind: BlockKind::ToolUse {
+                    id: "call_0_4".into(),
+                    name: "f".into()
+                }
+            },
+            StreamEvent::Delta {
+                index: 2,
+                delta: Delta::ToolArguments("{\"a\":1}".into())
+            },
+            StreamEvent::BlockStop { index: 2 },
+            StreamEvent::Finish {
+                reason: StopReason::ToolCalls,
+                stop_sequence: None
+            },
+            StreamEvent::Usage(Usage {
+                input: 6,
+                cache_read: 4,
+                cache_write: 0,
+                output: 7,
+                reasoning: 2
+            }),
+            StreamEvent::End,
+        ]
+    );
+}
+
+#[test]
+fn a_stream_cut_before_its_finish_still_ends_and_max_tokens_is_length() {
+    let events = decode_chunks(&[]);
+    assert_eq!(
+        events,
+        [
+            StreamEvent::Start {
+                id: String::new(),
+                model: String::new()
+            },
+            StreamEvent::Finish {
+                reason: StopReason::Stop,
+                stop_sequence: None
+            },
+            StreamEvent::End
+        ]
+    );
+    let events = decode_chunks(&[
+        json!({ "candidates": [{ "content": { "parts": [{ "text": "a" }] },
+                                          "finishReason": "MAX_TOKENS" }] }),
+    ]);
+    assert!(events.contains(&StreamEvent::Finish {
+        reason: StopReason::Length,
+        stop_sequence: None
+    }));
+    assert_eq!(events.last(), Some(&StreamEvent::End));
+}
+
+proptest! {
+    /// What the encoder streams, the decoder reads back: the same text, calls and usage.
+    #[test]
+    fn encoded_streams_decode_to_the_same_answer(resp in response()) {
+        let mut events = vec![StreamEvent::Start { id: resp.id.clone(), model: "m".into() }];
+        for (index, block) in resp.content.iter().enumerate() {
+            match block {
+                Block::Text(t) => {
+                    events.push(StreamEvent::BlockStart { index, kind: BlockKind::Text });
+                    events.push(StreamEvent::Delta { index, delta: Delta::Text(t.text.clone()) });
+                }
+                Block::ToolUse(u) => {
+                    events.push(StreamEvent::BlockStart { index, kind: BlockKind::ToolUse { id: u.id.clone(), name: u.name.clone() } });
+                    events.push(StreamEvent::Delta { index, delta: Delta::ToolArguments(u.arguments.clone()) });
+                }
+                _ => continue,
+            }
+            events.push(StreamEvent::BlockStop { index });
+        }
+        events.push(StreamEvent::Finish { reason: resp.stop_reason.unwrap_or(StopReason::Stop), stop_sequence: None });
+        events.push(StreamEvent::Usage(resp.usage));
+        events.push(StreamEvent::End);
+        let mut enc = ChunkEncoder::new("m");
+        let mut chunks = Vec::new();
+        for e in &events {
+            enc.push(e, &mut chunks);
+        }
+        let mut dec = ChunkDecoder::new();
+        let mut decoded = Vec::new();
+        for c in &chunks {
+            dec.push(&via_json::<_, GenerateContentResponse>(c), &mut decoded);
+        }
+        dec.finish(&mut decoded);
+        let text = |evs: &[StreamEvent]| evs.iter().filter_map(|e| match e {
+            StreamEvent::Delta { delta: Delta::Text(t), .. } => Some(t.clone()),
+            _ => None,
+        }).collect::<String>();
+        let calls = |evs: &[StreamEvent]| evs.iter().filter_map(|e| match e {
+            StreamEvent::BlockStart { kind: BlockKind::ToolUse { id, name }, .. } => Some((id.clone(), name.clone())),
+            _ => None,
+        }).collect::<Vec<_>>();
+        prop_assert_eq!(text(&decoded), text(&events));
+        prop_assert_eq!(calls(&decoded), calls(&events));
+        let usage = decoded.iter().rev().find_map(|e| match e { StreamEvent::Usage(u) => Some(*u), _ => None });
+        let expected = decode_usage(&encode_usage(&resp.usage));
+        prop_assert_eq!(usage, Some(expected));
+    }
+}

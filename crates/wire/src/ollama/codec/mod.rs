@@ -21,7 +21,7 @@ mod tests;
 
 pub use request::{decode_chat, decode_generate, encode_chat, is_generate, tool_call_id};
 pub use response::{decode_response, done_reason, encode_response, metrics, stop_reason};
-pub use stream::ChunkEncoder;
+pub use stream::{ChunkDecoder, ChunkEncoder};
 
 /// A time as RFC 3339 in UTC with microseconds, as Ollama writes `created_at`.
 pub fn rfc3339(since_epoch: std::time::Duration) -> String {

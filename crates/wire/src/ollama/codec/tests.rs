@@ -438,3 +438,116 @@ proptest! {
         prop_assert_eq!(folded, encode_response(&whole, "t"));
     }
 }
+
+fn decode_lines(lines: &[Value]) -> Vec<StreamEvent> {
+    let mut dec = ChunkDecoder::new();
+    let mut out = Vec::new();
+    for l in lines {
+        let chunk: crate::ollama::ChatResponse = serde_json::from_value(l.clone()).unwrap();
+        dec.push(&chunk, &mut out);
+    }
+    dec.finish(&mut out);
+    out
+}
+
+#[test]
+fn an_ollama_stream_decodes_into_blocks_calls_and_usage() {
+    let line = |message: Value, done: bool| json!({ "model": "llama3", "created_at": "2026-01-01T00:00:00Z", "message": message, "done": done });
+    let mut last = line(json!({ "role": "assistant", "content": "" }), true);
+    last["done_reason"] = json!("stop");
+    last["prompt_eval_count"] = json!(12);
+    last["eval_count"] = json!(7);
+    let events = decode_lines(&[
+        line(
+            json!({ "role": "assistant", "content": "", "thinking": "hm" }),
+            false,
+        ),
+        line(json!({ "role": "assistant", "content": "Hel" }), false),
+        line(json!({ "role": "assistant", "content": "lo" }), false),
+        line(
+            json!({ "role": "assistant", "content": "", "tool_calls": [
+                { "function": { "name": "get weather", "arguments": { "city": "Paris" } } }
+            ] }),
+            false,
+        ),
+        last,
+    ]);
+    assert_eq!(
+        events,
+        [
+            StreamEvent::Start {
+                id: String::new(),
+                model: "llama3".into()
+            },
+            StreamEvent::BlockStart {
+                index: 0,
+                kind: BlockKind::Thinking
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Thinking("hm".into())
+            },
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::BlockStart {
+                index: 1,
+                kind: BlockKind::Text
+            },
+            StreamEvent::Delta {
+                index: 1,
+                delta: Delta::Text("Hel".into())
+            },
+            StreamEvent::Delta {
+                index: 1,
+                delta: Delta::Text("lo".into())
+            },
+            StreamEvent::BlockStop { index: 1 },
+            StreamEvent::BlockStart {
+                index: 2,
+                kind: BlockKind::ToolUse {
+                    id: "call_0_0_get_weather".into(),
+                    name: "get weather".into()
+                }
+            },
+            StreamEvent::Delta {
+                index: 2,
+                delta: Delta::ToolArguments("{\"city\":\"Paris\"}".into())
+            },
+            StreamEvent::BlockStop { index: 2 },
+            StreamEvent::Finish {
+                reason: StopReason::ToolCalls,
+                stop_sequence: None
+            },
+            StreamEvent::Usage(Usage {
+                input: 12,
+                output: 7,
+                ..Usage::default()
+            }),
+            StreamEvent::End,
+        ]
+    );
+}
+
+#[test]
+fn an_ollama_stream_cut_short_still_ends() {
+    let events = decode_lines(&[json!({ "model": "m", "created_at": "", "done": false,
+        "message": { "role": "assistant", "content": "a" } })]);
+    assert_eq!(
+        &events[events.len() - 3..],
+        [
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::Finish {
+                reason: StopReason::Stop,
+                stop_sequence: None
+            },
+            StreamEvent::End
+        ]
+    );
+    let mut last = json!({ "model": "m", "created_at": "", "done": true, "done_reason": "length",
+        "message": { "role": "assistant", "content": "" } });
+    last["eval_count"] = json!(3);
+    let events = decode_lines(&[last]);
+    assert!(events.contains(&StreamEvent::Finish {
+        reason: StopReason::Length,
+        stop_sequence: None
+    }));
+}

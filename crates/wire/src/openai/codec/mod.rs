@@ -27,6 +27,9 @@ pub use stream::{ChunkDecoder, ChunkEncoder, ChunkOut};
 use crate::Usage;
 use crate::openai;
 
+/// Sampling parameters (canonical names) Chat Completions has no field for: not sent.
+pub const UNSUPPORTED_SAMPLING: &[&str] = &["top_k"];
+
 /// OpenAI `usage` from normalized usage: `prompt_tokens` includes cache reads and writes,
 /// `completion_tokens` includes reasoning.
 pub fn encode_usage(usage: &Usage) -> openai::Usage {

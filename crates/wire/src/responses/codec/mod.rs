@@ -1,4 +1,4 @@
-//! Responses API ↔ the canonical model: requests, responses and (outbound) stream events.
+//! Responses API ↔ the canonical model: requests, responses and stream events (both ways).
 //!
 //! What does not survive, on purpose:
 //! - `developer` messages become system messages; several `instructions`-like system texts
@@ -12,12 +12,14 @@
 //! - usage: `input_tokens` include cache reads and writes (OpenAI's convention), so a cache
 //!   write decodes as plain input.
 
+mod decode_stream;
 mod request;
 mod response;
 mod stream;
 #[cfg(test)]
 mod tests;
 
+pub use decode_stream::{EventDecoder, StreamFailure};
 pub use request::{decode_request, encode_request};
 pub use response::{base_response, decode_response, encode_response};
 pub use stream::EventEncoder;

@@ -485,3 +485,135 @@ fn an_item_that_does_not_parse_is_named() {
         .to_string();
     assert!(e.contains("a string or a list of items"), "{e}");
 }
+
+proptest! {
+    /// What the encoder streams, the decoder reads back: text, thinking, calls, usage, stop.
+    #[test]
+    fn encoded_event_streams_decode_to_the_same_events(resp in response_for_stream()) {
+        let mut events = vec![StreamEvent::Start { id: "resp_1".into(), model: "m".into() }];
+        for (index, block) in resp.content.iter().enumerate() {
+            match block {
+                Block::Text(t) => {
+                    events.push(StreamEvent::BlockStart { index, kind: BlockKind::Text });
+                    events.push(StreamEvent::Delta { index, delta: Delta::Text(t.text.clone()) });
+                }
+                Block::ToolUse(u) => {
+                    events.push(StreamEvent::BlockStart { index, kind: BlockKind::ToolUse { id: u.id.clone(), name: u.name.clone() } });
+                    events.push(StreamEvent::Delta { index, delta: Delta::ToolArguments(u.arguments.clone()) });
+                }
+                _ => continue,
+            }
+            events.push(StreamEvent::BlockStop { index });
+        }
+        let calls = resp.content.iter().any(|b| matches!(b, Block::ToolUse(_)));
+        let reason = if calls { StopReason::ToolCalls } else { StopReason::Stop };
+        events.push(StreamEvent::Finish { reason, stop_sequence: None });
+        events.push(StreamEvent::Usage(resp.usage));
+        events.push(StreamEvent::End);
+
+        let mut enc = EventEncoder::new(ResponseObject::new("resp_1", "m", 0));
+        let mut wire_events = Vec::new();
+        for e in &events {
+            enc.push(e, &mut wire_events);
+        }
+        let mut dec = EventDecoder::new();
+        let mut decoded = Vec::new();
+        for e in &wire_events {
+            let e: Event = serde_json::from_value(serde_json::to_value(e).unwrap()).unwrap();
+            dec.push(&e.kind, &mut decoded).unwrap();
+        }
+        dec.finish(&mut decoded);
+        let text = |evs: &[StreamEvent]| evs.iter().filter_map(|e| match e {
+            StreamEvent::Delta { delta: Delta::Text(t), .. } => Some(t.clone()),
+            _ => None,
+        }).collect::<String>();
+        let calls = |evs: &[StreamEvent]| evs.iter().filter_map(|e| match e {
+            StreamEvent::BlockStart { kind: BlockKind::ToolUse { id, name }, .. } => Some((id.clone(), name.clone())),
+            _ => None,
+        }).collect::<Vec<_>>();
+        let args = |evs: &[StreamEvent]| evs.iter().filter_map(|e| match e {
+            StreamEvent::Delta { delta: Delta::ToolArguments(a), .. } => Some(a.clone()),
+            _ => None,
+        }).collect::<String>();
+        prop_assert_eq!(text(&decoded), text(&events));
+        prop_assert_eq!(calls(&decoded), calls(&events));
+        prop_assert_eq!(args(&decoded), args(&events));
+        let finish = StreamEvent::Finish { reason, stop_sequence: None };
+        prop_assert!(decoded.contains(&finish), "no {:?}", finish);
+        let usage = decoded.iter().find_map(|e| match e { StreamEvent::Usage(u) => Some(*u), _ => None });
+        prop_assert_eq!(usage, Some(decode_usage(&encode_usage(&resp.usage))));
+        prop_assert_eq!(decoded.last(), Some(&StreamEvent::End));
+    }
+}
+
+fn response_for_stream() -> impl Strategy<Value = Response> {
+    let block = prop_oneof![
+        word().prop_map(|t| Block::Text(Text::plain(t))),
+        arb::tool_use().prop_map(Block::ToolUse),
+    ];
+    (prop::collection::vec(block, 0..4), arb::usage(false, true)).prop_map(|(content, usage)| {
+        Response {
+            id: "resp_1".into(),
+            model: "m".into(),
+            content,
+            stop_reason: None,
+            stop_sequence: None,
+            usage,
+        }
+    })
+}
+
+#[test]
+fn failures_in_a_responses_stream_are_errors() {
+    let mut dec = EventDecoder::new();
+    let mut out = Vec::new();
+    let failed: Event = serde_json::from_value(json!({
+        "type": "error", "sequence_number": 3, "code": "rate_limit_exceeded", "message": "slow down"
+    }))
+    .unwrap();
+    assert_eq!(
+        dec.push(&failed.kind, &mut out),
+        Err(StreamFailure {
+            code: Some("rate_limit_exceeded".into()),
+            message: "slow down".into()
+        })
+    );
+    let mut reasoning_then_cut = EventDecoder::new();
+    let added: Event = serde_json::from_value(json!({
+        "type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+        "item": { "type": "reasoning", "id": "rs_1", "summary": [] }
+    }))
+    .unwrap();
+    let delta: Event = serde_json::from_value(json!({
+        "type": "response.reasoning_summary_text.delta", "sequence_number": 2, "item_id": "rs_1",
+        "output_index": 0, "summary_index": 0, "delta": "hmm"
+    }))
+    .unwrap();
+    let mut out = Vec::new();
+    reasoning_then_cut.push(&added.kind, &mut out).unwrap();
+    reasoning_then_cut.push(&delta.kind, &mut out).unwrap();
+    reasoning_then_cut.finish(&mut out);
+    assert_eq!(
+        out,
+        [
+            StreamEvent::Start {
+                id: String::new(),
+                model: String::new()
+            },
+            StreamEvent::BlockStart {
+                index: 0,
+                kind: BlockKind::Thinking
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Thinking("hmm".into())
+            },
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::Finish {
+                reason: StopReason::Stop,
+                stop_sequence: None
+            },
+            StreamEvent::End
+        ]
+    );
+}
