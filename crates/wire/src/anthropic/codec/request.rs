@@ -56,6 +56,7 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
                 parameters: t.input_schema.clone(),
                 strict: None,
                 cache_control: t.cache_control.clone(),
+                namespace: None,
             }),
             anthropic::Tool::Other(v) => Err(DecodeError::new(
                 format!("tools[{i}].type"),
