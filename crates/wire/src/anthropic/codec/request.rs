@@ -39,6 +39,7 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
                 role: match m.role {
                     anthropic::Role::User => Role::User,
                     anthropic::Role::Assistant => Role::Assistant,
+                    anthropic::Role::System => Role::System,
                 },
                 content: blocks(&m.content, &format!("messages[{i}].content"))?,
             })
@@ -112,7 +113,15 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
         reasoning: req.thinking.as_ref().map(|t| match t {
             ThinkingConfig::Enabled { budget_tokens } => Reasoning::Budget(*budget_tokens),
             ThinkingConfig::Disabled {} => Reasoning::Disabled,
-            ThinkingConfig::Adaptive {} => Reasoning::Effort("medium".into()),
+            // `output_config.effort` (beta `effort-2025-11-24`) says how hard to think.
+            ThinkingConfig::Adaptive {} => Reasoning::Effort(
+                req.extra
+                    .get("output_config")
+                    .and_then(|c| c.get("effort"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("medium")
+                    .to_owned(),
+            ),
         }),
         sampling: Sampling {
             max_tokens: req.max_tokens,
