@@ -229,9 +229,23 @@ fn tool_result(r: &ToolResultBlock, field: &str) -> Result<ToolResult, DecodeErr
 }
 
 /// Encodes a canonical request. `default_max_tokens` is used when the request has none
-/// (Anthropic requires `max_tokens`).
+/// (Anthropic requires `max_tokens`). System messages that open the conversation (a
+/// Responses client's `developer` items, e.g. the Codex CLI's) join the system prompt; later
+/// ones become user turns.
 pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> MessagesRequest {
-    let system = match req.system.as_slice() {
+    let lead = req
+        .messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    let mut system_texts = req.system.clone();
+    system_texts.extend(req.messages[..lead].iter().flat_map(|m| {
+        m.content.iter().filter_map(|b| match b {
+            Block::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+    }));
+    let system = match system_texts.as_slice() {
         [] => None,
         [only] if only.cache_control.is_none() => Some(System::Text(only.text.clone())),
         all => Some(System::Blocks(
@@ -241,7 +255,7 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
         )),
     };
     let mut messages: Vec<anthropic::Message> = Vec::with_capacity(req.messages.len());
-    for message in &req.messages {
+    for message in &req.messages[lead..] {
         let role = match message.role {
             Role::Assistant => anthropic::Role::Assistant,
             Role::User | Role::System => anthropic::Role::User,

@@ -405,5 +405,32 @@ fn claude_code_mid_conversation_system_and_effort_decode() {
     assert_eq!(c.reasoning, Some(Reasoning::Effort("high".into())));
     // An Anthropic upstream reached by translation gets it as user text.
     let back = encode_request(&c, 4096);
-    assert!(back.messages.iter().all(|m| m.role != crate::anthropic::Role::System));
+    assert!(
+        back.messages
+            .iter()
+            .all(|m| m.role != crate::anthropic::Role::System)
+    );
+}
+
+/// The Codex CLI's instructions arrive as `developer` items before the user's: to an
+/// Anthropic upstream they are the system prompt, not user text.
+#[test]
+fn leading_system_messages_join_the_system_prompt() {
+    let c = Request {
+        system: vec![Text::plain("first")],
+        messages: vec![
+            Message::text(Role::System, "second"),
+            Message::text(Role::User, "hi"),
+            Message::text(Role::System, "later"),
+        ],
+        ..Request::default()
+    };
+    let back = serde_json::to_value(encode_request(&c, 100)).unwrap();
+    assert_eq!(
+        back["system"],
+        json!([{"type": "text", "text": "first"}, {"type": "text", "text": "second"}])
+    );
+    assert_eq!(back["messages"][0]["role"], "user");
+    assert_eq!(back["messages"].as_array().unwrap().len(), 1, "{back}");
+    assert!(back["messages"][0].to_string().contains("later"));
 }
