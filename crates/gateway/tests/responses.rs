@@ -427,7 +427,7 @@ async fn a_websocket_upgrade_is_refused_at_once() {
 async fn bad_requests_are_openai_errors_naming_the_field() {
     let gw = TestGateway::start().await;
     let mut req = request("hi");
-    req["tools"] = json!([{ "type": "web_search_preview" }]);
+    req["tools"] = json!([{ "type": "code_interpreter" }]);
     let resp = gw.post("/v1/responses", &req).await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
@@ -437,7 +437,7 @@ async fn bad_requests_are_openai_errors_naming_the_field() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("'web_search_preview'")
+            .contains("'code_interpreter'")
     );
     let resp = gw.post("/v1/responses", &json!({ "model": "fast" })).await;
     assert_eq!(resp.status(), 400);

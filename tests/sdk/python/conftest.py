@@ -286,6 +286,16 @@ class MockControl:
         r = self._http.post("/__mock/push", json=script)
         assert r.status_code < 300, f"POST /__mock/push -> {r.status_code} {r.text}"
 
+    def set_default(self, script: dict) -> None:
+        r = self._http.post("/__mock/default", json=script)
+        assert r.status_code < 300, f"POST /__mock/default -> {r.status_code} {r.text}"
+
+    def requests(self) -> list[dict]:
+        """The recorded API requests: method, path, query, headers (lowercase names), body."""
+        r = self._http.get("/__mock/requests")
+        assert r.status_code == 200, f"GET /__mock/requests -> {r.status_code} {r.text}"
+        return r.json()
+
     def calls(self) -> int:
         r = self._http.get("/__mock/calls")
         assert r.status_code == 200, f"GET /__mock/calls -> {r.status_code} {r.text}"

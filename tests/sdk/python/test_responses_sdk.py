@@ -128,9 +128,9 @@ def test_previous_response_id_and_retrieve(client):
 def test_unsupported_tools_are_a_bad_request(client):
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.create(
-            model=VIRTUAL_MODEL, input="hi", tools=[{"type": "web_search_preview"}]
+            model=VIRTUAL_MODEL, input="hi", tools=[{"type": "code_interpreter", "container": {"type": "auto"}}]
         )
-    assert "web_search_preview" in str(e.value)
+    assert "code_interpreter" in str(e.value)
 
 
 def test_upstream_errors_reach_the_sdk(client, mock_control):

@@ -76,6 +76,9 @@ pub struct Message {
 pub enum Role {
     User,
     Assistant,
+    /// A system message inside the conversation (beta `mid-conversation-system-2026-04-07`;
+    /// Claude Code sends one for models it does not know).
+    System,
 }
 
 /// Message content: a string or content blocks.

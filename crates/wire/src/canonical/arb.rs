@@ -82,6 +82,7 @@ pub fn tool() -> impl Strategy<Value = Tool> {
         parameters,
         strict: None,
         cache_control: None,
+        namespace: None,
     })
 }
 

@@ -26,7 +26,8 @@ pub(crate) mod arb;
 pub use estimate::{IMAGE_TOKENS, estimate_input_tokens};
 pub use request::{
     Block, Image, ImageSource, Message, Passthrough, Reasoning, Request, ResponseFormat, Role,
-    Sampling, Text, Thinking, Tool, ToolChoice, ToolResult, ToolResultContent, ToolUse,
+    Sampling, Text, Thinking, Tool, ToolChoice, ToolNamespace, ToolResult, ToolResultContent,
+    ToolUse,
 };
 pub use response::{Response, StopReason};
 pub use stream::{BlockKind, Delta, StreamEvent};

@@ -215,6 +215,17 @@ pub struct Tool {
     /// The arguments must follow the schema exactly (OpenAI `strict`).
     pub strict: Option<bool>,
     pub cache_control: Option<Value>,
+    /// The group a Responses `namespace` tool put this function in; `name` is then the
+    /// namespace and the function joined by `__` (see `responses::codec`), which is what
+    /// every other wire format sees.
+    pub namespace: Option<ToolNamespace>,
+}
+
+/// A Responses tool namespace: its name and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolNamespace {
+    pub name: String,
+    pub description: Option<String>,
 }
 
 /// Which tool the model must call.

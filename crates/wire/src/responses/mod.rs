@@ -14,8 +14,8 @@ mod stream;
 
 pub use request::{
     ContentPart, FunctionCallItem, FunctionCallOutputItem, FunctionTool, ImagePart, Input,
-    InputText, Item, MessageContent, MessageItem, OutputText, ReasoningConfig, ReasoningItem,
-    ResponsesRequest, SummaryText, TextConfig, Tool, ToolChoice,
+    InputText, Item, MessageContent, MessageItem, NamespaceTool, OutputText, ReasoningConfig,
+    ReasoningItem, ResponsesRequest, SummaryText, TextConfig, Tool, ToolChoice,
 };
 pub use response::{
     IncompleteDetails, InputTokensDetails, OutputTokensDetails, ResponseObject, ResponseUsage,

@@ -193,6 +193,9 @@ pub struct FunctionCallItem {
     pub id: Option<String>,
     pub call_id: String,
     pub name: String,
+    /// The namespace of a function from a `namespace` tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     #[serde(default)]
     pub arguments: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,24 +248,49 @@ impl SummaryText {
     }
 }
 
-/// A tool, tagged by `type`; only `function` tools are modelled.
+/// A tool, tagged by `type`; `function` tools and the `namespace`s grouping them are modelled.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tool {
     Function(FunctionTool),
+    Namespace(NamespaceTool),
     /// `web_search`, `file_search`, `computer_use_preview`, `custom`, …: kept as sent.
     Other(Value),
 }
 
-tagged_serde!(Tool, default = None, { "function" => Function });
+tagged_serde!(Tool, default = None, {
+    "function" => Function,
+    "namespace" => Namespace,
+});
 
 impl Tool {
     /// The tool's `type`.
     pub fn kind(&self) -> &str {
         match self {
             Self::Function(_) => "function",
+            Self::Namespace(_) => "namespace",
             Self::Other(v) => v.get("type").and_then(Value::as_str).unwrap_or("?"),
         }
     }
+
+    /// The tool's `name`, when it has one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Function(f) => Some(&f.name),
+            Self::Namespace(n) => Some(&n.name),
+            Self::Other(v) => v.get("name").and_then(Value::as_str),
+        }
+    }
+}
+
+/// Function tools grouped under a name; the model's calls of them name the namespace
+/// (`function_call.namespace`) beside the function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceTool {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<Tool>,
 }
 
 /// A function tool (flat: `name` sits beside `type`, unlike chat completions).

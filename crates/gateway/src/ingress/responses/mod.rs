@@ -13,6 +13,10 @@
 //! - `GET /v1/responses` — a WebSocket upgrade (Codex tries one first) is refused at once with
 //!   `426 Upgrade Required`, on which Codex falls back to HTTP with server-sent events.
 //!
+//! - Tools: functions, also grouped in `namespace` tools (flattened to `{namespace}__{name}`
+//!   upstream, their calls answered with the namespace again); hosted web search, which the
+//!   Codex CLI always offers, is left out (logged at debug); other tool types are refused.
+//!
 //! Errors are OpenAI error objects; a failure mid-stream ends the stream with an `error` event.
 //! Responses are stored unless the request says `"store": false`.
 
@@ -154,6 +158,14 @@ fn parse(body: &[u8]) -> Result<ResponsesRequest, GatewayError> {
 /// Decodes a `POST /v1/responses` body into the canonical request.
 fn decode(body: &[u8]) -> Result<canonical::Request, GatewayError> {
     let request = parse(body)?;
+    for tool in request.tools.iter().flatten() {
+        if tool.kind().starts_with("web_search") {
+            tracing::debug!(
+                tool = tool.kind(),
+                "hosted tool left out of the translated request"
+            );
+        }
+    }
     wire::responses::codec::decode_request(&request).map_err(|e| GatewayError::InvalidRequest {
         param: e.field,
         message: e.message,

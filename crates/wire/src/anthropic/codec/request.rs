@@ -40,6 +40,7 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
                 role: match m.role {
                     anthropic::Role::User => Role::User,
                     anthropic::Role::Assistant => Role::Assistant,
+                    anthropic::Role::System => Role::System,
                 },
                 content: blocks(&m.content, &format!("messages[{i}].content"))?,
             })
@@ -57,6 +58,7 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
                 parameters: t.input_schema.clone(),
                 strict: None,
                 cache_control: t.cache_control.clone(),
+                namespace: None,
             }),
             anthropic::Tool::Other(v) => Err(DecodeError::new(
                 format!("tools[{i}].type"),
@@ -112,7 +114,15 @@ pub fn decode_request(req: &MessagesRequest) -> Result<canonical::Request, Decod
         reasoning: req.thinking.as_ref().map(|t| match t {
             ThinkingConfig::Enabled { budget_tokens } => Reasoning::Budget(*budget_tokens),
             ThinkingConfig::Disabled {} => Reasoning::Disabled,
-            ThinkingConfig::Adaptive {} => Reasoning::Effort("medium".into()),
+            // `output_config.effort` (beta `effort-2025-11-24`) says how hard to think.
+            ThinkingConfig::Adaptive {} => Reasoning::Effort(
+                req.extra
+                    .get("output_config")
+                    .and_then(|c| c.get("effort"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("medium")
+                    .to_owned(),
+            ),
         }),
         sampling: Sampling {
             max_tokens: req.max_tokens,
@@ -220,14 +230,28 @@ fn tool_result(r: &ToolResultBlock, field: &str) -> Result<ToolResult, DecodeErr
 }
 
 /// Encodes a canonical request. `default_max_tokens` is used when the request has none
-/// (Anthropic requires `max_tokens`).
+/// (Anthropic requires `max_tokens`). System messages that open the conversation (a
+/// Responses client's `developer` items, e.g. the Codex CLI's) join the system prompt; later
+/// ones become user turns.
 pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> MessagesRequest {
     let output = structured::output_tool(req).map(|t| (structured::forcing(req), t));
     let ask = match &output {
         Some((Forcing::Ask, tool)) => Some(Text::plain(structured::ask_line(&tool.name))),
         _ => None,
     };
-    let system = match (req.system.as_slice(), ask) {
+    let lead = req
+        .messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    let mut system_texts = req.system.clone();
+    system_texts.extend(req.messages[..lead].iter().flat_map(|m| {
+        m.content.iter().filter_map(|b| match b {
+            Block::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+    }));
+    let system = match (system_texts.as_slice(), ask) {
         ([], None) => None,
         ([], Some(ask)) => Some(System::Text(ask.text)),
         ([only], None) if only.cache_control.is_none() => Some(System::Text(only.text.clone())),
@@ -239,7 +263,7 @@ pub fn encode_request(req: &canonical::Request, default_max_tokens: u64) -> Mess
         )),
     };
     let mut messages: Vec<anthropic::Message> = Vec::with_capacity(req.messages.len());
-    for message in &req.messages {
+    for message in &req.messages[lead..] {
         let role = match message.role {
             Role::Assistant => anthropic::Role::Assistant,
             Role::User | Role::System => anthropic::Role::User,

@@ -383,3 +383,54 @@ fn system_blocks_keep_their_type_tag() {
         json!([{ "type": "text", "text": "be brief", "cache_control": { "type": "ephemeral" } }])
     );
 }
+
+/// Claude Code, for a model name it does not know, puts a system message inside the
+/// conversation and asks for adaptive thinking with `output_config.effort`.
+#[test]
+fn claude_code_mid_conversation_system_and_effort_decode() {
+    let req: MessagesRequest = serde_json::from_value(json!({
+        "model": "oai/gpt-4o-mini",
+        "max_tokens": 32000,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "say hi"}]},
+            {"role": "system", "content": "Available agent types: …"}
+        ],
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"},
+        "stream": true
+    }))
+    .unwrap();
+    let c = decode_request(&req).unwrap();
+    assert_eq!(c.messages[1].role, Role::System);
+    assert_eq!(c.reasoning, Some(Reasoning::Effort("high".into())));
+    // An Anthropic upstream reached by translation gets it as user text.
+    let back = encode_request(&c, 4096);
+    assert!(
+        back.messages
+            .iter()
+            .all(|m| m.role != crate::anthropic::Role::System)
+    );
+}
+
+/// The Codex CLI's instructions arrive as `developer` items before the user's: to an
+/// Anthropic upstream they are the system prompt, not user text.
+#[test]
+fn leading_system_messages_join_the_system_prompt() {
+    let c = Request {
+        system: vec![Text::plain("first")],
+        messages: vec![
+            Message::text(Role::System, "second"),
+            Message::text(Role::User, "hi"),
+            Message::text(Role::System, "later"),
+        ],
+        ..Request::default()
+    };
+    let back = serde_json::to_value(encode_request(&c, 100)).unwrap();
+    assert_eq!(
+        back["system"],
+        json!([{"type": "text", "text": "first"}, {"type": "text", "text": "second"}])
+    );
+    assert_eq!(back["messages"][0]["role"], "user");
+    assert_eq!(back["messages"].as_array().unwrap().len(), 1, "{back}");
+    assert!(back["messages"][0].to_string().contains("later"));
+}

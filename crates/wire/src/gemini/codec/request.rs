@@ -58,6 +58,7 @@ pub fn decode_request(req: &GenerateContentRequest) -> Result<canonical::Request
                 },
                 strict: None,
                 cache_control: None,
+                namespace: None,
             });
         }
     }

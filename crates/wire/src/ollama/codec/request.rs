@@ -145,6 +145,7 @@ fn tools(tools: &[Tool]) -> Vec<CTool> {
             },
             strict: None,
             cache_control: None,
+            namespace: None,
         })
         .collect()
 }

@@ -119,6 +119,7 @@ pub fn decode_request(req: &ChatCompletionRequest) -> Result<canonical::Request,
                     .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
                 strict: f.function.strict,
                 cache_control: None,
+                namespace: None,
             }),
             openai::Tool::Other(_) => Err(DecodeError::new(
                 format!("tools[{i}].type"),

@@ -7,8 +7,11 @@
 //!   resolves `previous_response_id` itself before decoding);
 //! - a reasoning item's summary parts are joined into one thinking text; its
 //!   `encrypted_content` is the thinking's signature;
-//! - tools other than `function`, items other than messages, function calls, their outputs
-//!   and reasoning, and file inputs are refused with an error naming them;
+//! - a `namespace` tool's functions are flattened to `{namespace}__{function}` and grouped
+//!   again on the way back; hosted web search is dropped; other tools than functions are
+//!   refused with an error naming them (see `tools`);
+//! - items other than messages, function calls, their outputs and reasoning, and file inputs
+//!   are refused with an error naming them;
 //! - usage: `input_tokens` include cache reads and writes (OpenAI's convention), so a cache
 //!   write decodes as plain input.
 
@@ -18,6 +21,7 @@ mod response;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tools;
 
 pub use decode_stream::{EventDecoder, StreamFailure};
 pub use request::{decode_request, encode_request};

@@ -8,15 +8,16 @@ use crate::canonical::{
     Role, Sampling, Text, Thinking, Tool, ToolChoice, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::responses::{
-    self, ContentPart, FunctionCallItem, FunctionCallOutputItem, FunctionTool, ImagePart, Input,
-    InputText, Item, MessageContent, MessageItem, OutputText, ReasoningConfig, ReasoningItem,
-    ResponsesRequest, SummaryText, TextConfig,
+    self, ContentPart, FunctionCallItem, FunctionCallOutputItem, ImagePart, Input, InputText, Item,
+    MessageContent, MessageItem, OutputText, ReasoningConfig, ReasoningItem, ResponsesRequest,
+    SummaryText, TextConfig,
 };
 
 /// Top-level fields kept in the passthrough bag (typed here, but with no canonical place).
 const KEPT: [&str; 3] = ["store", "metadata", "previous_response_id"];
 
-/// Decodes a Responses request. Tools other than functions, items other than messages,
+/// Decodes a Responses request. Tools are translated as `tools` describes (functions, also
+/// in namespaces; hosted web search dropped; others refused); items other than messages,
 /// function calls, their outputs and reasoning, and file inputs are refused.
 pub fn decode_request(req: &ResponsesRequest) -> Result<canonical::Request, DecodeError> {
     let system = req
@@ -30,32 +31,7 @@ pub fn decode_request(req: &ResponsesRequest) -> Result<canonical::Request, Deco
         Some(Input::Text(text)) => vec![Message::text(Role::User, text.clone())],
         Some(Input::Items(items)) => decode_items(items)?,
     };
-    let tools = req
-        .tools
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, tool)| match tool {
-            responses::Tool::Function(f) => Ok(Tool {
-                name: f.name.clone(),
-                description: f.description.clone(),
-                parameters: f
-                    .parameters
-                    .clone()
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                strict: f.strict,
-                cache_control: None,
-            }),
-            other => Err(DecodeError::new(
-                format!("tools[{i}].type"),
-                format!(
-                    "the tool type '{}' is not supported by this gateway: only 'function' tools \
-                     can be translated to its providers",
-                    other.kind()
-                ),
-            )),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let tools = super::tools::decode_tools(req.tools.as_deref().unwrap_or_default())?;
     let tool_choice = req.tool_choice.as_ref().map(tool_choice).transpose()?;
     let response_format = req
         .text
@@ -180,7 +156,10 @@ fn decode_items(items: &[Item]) -> Result<Vec<Message>, DecodeError> {
                 Role::Assistant,
                 vec![Block::ToolUse(ToolUse {
                     id: c.call_id.clone(),
-                    name: c.name.clone(),
+                    name: match &c.namespace {
+                        Some(ns) => super::tools::flat_name(ns, &c.name),
+                        None => c.name.clone(),
+                    },
                     arguments: c.arguments.clone(),
                     cache_control: None,
                 })],
@@ -322,7 +301,7 @@ pub fn encode_request(req: &canonical::Request) -> ResponsesRequest {
     });
     let mut items = Vec::new();
     for message in &req.messages {
-        encode_message(message, &mut items);
+        encode_message(message, &req.tools, &mut items);
     }
     let mut extra = req
         .passthrough
@@ -339,19 +318,7 @@ pub fn encode_request(req: &canonical::Request) -> ResponsesRequest {
         model: req.model.clone(),
         input: Some(Input::Items(items)),
         instructions,
-        tools: (!req.tools.is_empty()).then(|| {
-            req.tools
-                .iter()
-                .map(|t| {
-                    responses::Tool::Function(FunctionTool {
-                        name: t.name.clone(),
-                        description: t.description.clone(),
-                        parameters: Some(t.parameters.clone()),
-                        strict: t.strict,
-                    })
-                })
-                .collect()
-        }),
+        tools: (!req.tools.is_empty()).then(|| super::tools::encode_tools(&req.tools)),
         tool_choice: req.tool_choice.as_ref().map(encode_tool_choice),
         parallel_tool_calls: req.parallel_tool_calls,
         text: req.response_format.as_ref().map(|f| TextConfig {
@@ -413,7 +380,7 @@ pub(crate) fn encode_format(format: &ResponseFormat) -> Value {
 
 /// One turn as items: text and images of a turn go in one message item; tool calls, tool
 /// results and reasoning are items of their own.
-fn encode_message(message: &Message, items: &mut Vec<Item>) {
+fn encode_message(message: &Message, tools: &[Tool], items: &mut Vec<Item>) {
     let role = match message.role {
         Role::User => "user",
         Role::Assistant => "assistant",
@@ -444,10 +411,12 @@ fn encode_message(message: &Message, items: &mut Vec<Item>) {
             Block::Image(i) => parts.push(image_part(i)),
             Block::ToolUse(u) => {
                 flush(&mut parts, items);
+                let (namespace, name) = super::tools::call_name(tools, &u.name);
                 items.push(Item::FunctionCall(FunctionCallItem {
                     id: None,
                     call_id: u.id.clone(),
-                    name: u.name.clone(),
+                    name,
+                    namespace,
                     arguments: u.arguments.clone(),
                     status: None,
                 }));

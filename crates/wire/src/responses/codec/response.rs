@@ -6,9 +6,8 @@ use super::request::{encode_format, encode_tool_choice};
 use super::{decode_usage, encode_usage};
 use crate::canonical::{self, Block, StopReason, Text, Thinking, ToolUse};
 use crate::responses::{
-    ContentPart, FunctionCallItem, FunctionTool, IncompleteDetails, Item, MessageContent,
-    MessageItem, OutputText, ReasoningConfig, ReasoningItem, ResponseObject, SummaryText,
-    TextConfig, Tool,
+    ContentPart, FunctionCallItem, IncompleteDetails, Item, MessageContent, MessageItem,
+    OutputText, ReasoningConfig, ReasoningItem, ResponseObject, SummaryText, TextConfig,
 };
 
 /// A response in progress with `id`, echoing the settings of `req` (instructions, tools,
@@ -39,18 +38,7 @@ pub fn base_response(req: &canonical::Request, id: &str, created_at: u64) -> Res
     if let Some(choice) = &req.tool_choice {
         out.tool_choice = encode_tool_choice(choice);
     }
-    out.tools = req
-        .tools
-        .iter()
-        .map(|t| {
-            Tool::Function(FunctionTool {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                parameters: Some(t.parameters.clone()),
-                strict: t.strict,
-            })
-        })
-        .collect();
+    out.tools = super::tools::encode_tools(&req.tools);
     out.user = req.user.clone();
     out.metadata = encoded.metadata.unwrap_or_default();
     out
@@ -119,13 +107,17 @@ pub fn encode_response(resp: &canonical::Response, base: ResponseObject) -> Resp
                     ));
                 }
             }
-            Block::ToolUse(u) => output.push(Item::FunctionCall(FunctionCallItem {
-                id: Some(item_id("fc", &out.id, index)),
-                call_id: u.id.clone(),
-                name: u.name.clone(),
-                arguments: u.arguments.clone(),
-                status: Some("completed".into()),
-            })),
+            Block::ToolUse(u) => output.push({
+                let (namespace, name) = super::tools::call_name_in(&out.tools, &u.name);
+                Item::FunctionCall(FunctionCallItem {
+                    id: Some(item_id("fc", &out.id, index)),
+                    call_id: u.id.clone(),
+                    name,
+                    namespace,
+                    arguments: u.arguments.clone(),
+                    status: Some("completed".into()),
+                })
+            }),
             Block::Thinking(t) => output.push(Item::Reasoning(ReasoningItem {
                 id: Some(item_id("rs", &out.id, index)),
                 summary: (!t.text.is_empty())
@@ -172,7 +164,10 @@ pub fn decode_response(resp: &ResponseObject) -> canonical::Response {
             },
             Item::FunctionCall(c) => content.push(Block::ToolUse(ToolUse {
                 id: c.call_id.clone(),
-                name: c.name.clone(),
+                name: match &c.namespace {
+                    Some(ns) => super::tools::flat_name(ns, &c.name),
+                    None => c.name.clone(),
+                },
                 arguments: c.arguments.clone(),
                 cache_control: None,
             })),

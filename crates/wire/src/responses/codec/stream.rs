@@ -148,13 +148,17 @@ impl EventEncoder {
         let id = &self.response.id;
         let item = match kind {
             BlockKind::Text => message_item(item_id("msg", id, n), Vec::new(), "in_progress"),
-            BlockKind::ToolUse { id: call_id, name } => Item::FunctionCall(FunctionCallItem {
-                id: Some(item_id("fc", id, n)),
-                call_id: call_id.clone(),
-                name: name.clone(),
-                arguments: String::new(),
-                status: Some("in_progress".into()),
-            }),
+            BlockKind::ToolUse { id: call_id, name } => {
+                let (namespace, name) = super::tools::call_name_in(&self.response.tools, name);
+                Item::FunctionCall(FunctionCallItem {
+                    id: Some(item_id("fc", id, n)),
+                    call_id: call_id.clone(),
+                    name,
+                    namespace,
+                    arguments: String::new(),
+                    status: Some("in_progress".into()),
+                })
+            }
             BlockKind::Thinking => Item::Reasoning(ReasoningItem {
                 id: Some(item_id("rs", id, n)),
                 ..ReasoningItem::default()

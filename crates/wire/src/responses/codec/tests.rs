@@ -349,10 +349,18 @@ fn untranslatable_tools_items_and_parts_name_the_field() {
     let decode = |v: Value| decode_request(&serde_json::from_value(v).unwrap()).unwrap_err();
     let e = decode(json!({"model": "m", "input": "hi", "tools": [
         {"type": "function", "name": "f", "parameters": {}},
-        {"type": "web_search"}
+        {"type": "custom", "name": "apply_patch", "format": {"type": "text"}}
     ]}));
     assert_eq!(e.field, "tools[1].type");
-    assert!(e.message.contains("'web_search'"), "{}", e.message);
+    assert!(
+        e.message.contains("'custom' ('apply_patch')"),
+        "{}",
+        e.message
+    );
+    let e = decode(json!({"model": "m", "input": "hi", "tools": [
+        {"type": "namespace", "name": "ns", "tools": [{"type": "file_search"}]}
+    ]}));
+    assert_eq!(e.field, "tools[0].tools[0].type");
     let e = decode(json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}));
     assert_eq!(e.field, "input[0].type");
     let e = decode(
@@ -616,4 +624,101 @@ fn failures_in_a_responses_stream_are_errors() {
             StreamEvent::End
         ]
     );
+}
+
+/// The Codex CLI sends `namespace` tools and hosted web search with every request: the
+/// namespace's functions reach the provider flattened, web search is left out, and a call of
+/// a namespaced function goes back to the client with its namespace, streamed or not.
+#[test]
+fn namespace_tools_flatten_and_calls_name_their_namespace() {
+    let req: ResponsesRequest = serde_json::from_value(json!({
+        "model": "m",
+        "input": [
+            {"role": "user", "content": "spawn"},
+            {"type": "function_call", "call_id": "c0", "namespace": "agents", "name": "spawn",
+             "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c0", "output": "ok"}
+        ],
+        "tools": [
+            {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+            {"type": "namespace", "name": "agents", "description": "Sub-agents.", "tools": [
+                {"type": "function", "name": "spawn", "parameters": {"type": "object"}},
+                {"type": "function", "name": "close"}
+            ]},
+            {"type": "web_search", "external_web_access": false}
+        ]
+    }))
+    .unwrap();
+    let c = decode_request(&req).unwrap();
+    let names: Vec<_> = c.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["exec_command", "agents__spawn", "agents__close"]);
+    let Block::ToolUse(call) = &c.messages[1].content[0] else {
+        panic!("{:?}", c.messages[1]);
+    };
+    assert_eq!(call.name, "agents__spawn");
+
+    // Encoded for a Responses upstream, the namespace is whole again.
+    let back = serde_json::to_value(encode_request(&c)).unwrap();
+    assert_eq!(back["tools"][1]["type"], "namespace");
+    assert_eq!(back["tools"][1]["description"], "Sub-agents.");
+    assert_eq!(back["tools"][1]["tools"][1]["name"], "close");
+    assert_eq!(back["tools"].as_array().unwrap().len(), 2);
+    assert_eq!(back["input"][1]["namespace"], "agents");
+    assert_eq!(back["input"][1]["name"], "spawn");
+
+    // The model calls the flattened name; the client sees namespace and function.
+    let base = base_response(&c, "resp_1", 0);
+    let resp = Response {
+        content: vec![
+            Block::ToolUse(ToolUse {
+                id: "c1".into(),
+                name: "agents__close".into(),
+                arguments: "{}".into(),
+                cache_control: None,
+            }),
+            Block::ToolUse(ToolUse {
+                id: "c2".into(),
+                name: "exec_command".into(),
+                arguments: "{}".into(),
+                cache_control: None,
+            }),
+        ],
+        stop_reason: Some(StopReason::ToolCalls),
+        ..Response::default()
+    };
+    let whole = serde_json::to_value(encode_response(&resp, base.clone())).unwrap();
+    assert_eq!(whole["output"][0]["namespace"], "agents");
+    assert_eq!(whole["output"][0]["name"], "close");
+    assert!(whole["output"][1].get("namespace").is_none());
+    assert_eq!(whole["output"][1]["name"], "exec_command");
+
+    let mut encoder = EventEncoder::new(base);
+    let mut events = Vec::new();
+    let stream = [
+        StreamEvent::Start {
+            id: "x".into(),
+            model: "m".into(),
+        },
+        StreamEvent::BlockStart {
+            index: 0,
+            kind: BlockKind::ToolUse {
+                id: "c1".into(),
+                name: "agents__close".into(),
+            },
+        },
+        StreamEvent::BlockStop { index: 0 },
+        StreamEvent::End,
+    ];
+    for e in &stream {
+        encoder.push(e, &mut events);
+    }
+    let added: Vec<Value> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::OutputItemAdded { item, .. } => Some(serde_json::to_value(item).unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added[0]["namespace"], "agents");
+    assert_eq!(added[0]["name"], "close");
 }
