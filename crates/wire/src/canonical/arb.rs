@@ -243,10 +243,9 @@ pub fn check_well_formed(events: &[StreamEvent]) -> Result<(), String> {
             StreamEvent::Delta { index, .. } if !open.contains(index) => {
                 return Err(format!("a delta of block {index}, which is not open"));
             }
-            StreamEvent::BlockStop { index } => {
-                if !open.remove(index) {
-                    return Err(format!("block {index} stopped while not open"));
-                }
+            // The guard closes the block; it fails when the block was not open.
+            StreamEvent::BlockStop { index } if !open.remove(index) => {
+                return Err(format!("block {index} stopped while not open"));
             }
             _ => {}
         }
