@@ -185,3 +185,75 @@ pub fn stream(
             out
         })
 }
+
+/// The canonical answer a well-formed stream adds up to.
+pub fn assemble(events: &[StreamEvent]) -> Response {
+    let mut resp = Response::default();
+    let mut index = std::collections::HashMap::new();
+    for e in events {
+        match e {
+            StreamEvent::Start { model, .. } => resp.model.clone_from(model),
+            StreamEvent::BlockStart { index: i, kind } => {
+                index.insert(*i, resp.content.len());
+                resp.content.push(match kind {
+                    BlockKind::Text => Block::Text(Text::plain("")),
+                    BlockKind::Thinking => Block::Thinking(Thinking::default()),
+                    BlockKind::RedactedThinking { data } => {
+                        Block::RedactedThinking { data: data.clone() }
+                    }
+                    BlockKind::ToolUse { id, name } => Block::ToolUse(ToolUse {
+                        id: id.clone(),
+                        name: name.clone(),
+                        ..ToolUse::default()
+                    }),
+                });
+            }
+            StreamEvent::Delta { index: i, delta } => match (&mut resp.content[index[i]], delta) {
+                (Block::Text(t), Delta::Text(d)) => t.text.push_str(d),
+                (Block::Thinking(t), Delta::Thinking(d)) => t.text.push_str(d),
+                (Block::ToolUse(u), Delta::ToolArguments(d)) => u.arguments.push_str(d),
+                _ => {}
+            },
+            StreamEvent::Finish { reason, .. } => resp.stop_reason = Some(*reason),
+            StreamEvent::Usage(u) => resp.usage = *u,
+            StreamEvent::BlockStop { .. } | StreamEvent::End => {}
+        }
+    }
+    resp
+}
+
+/// Checks the shape of a stream: `Start` first, `End` last; every delta and stop is for a
+/// block that started and has not stopped; every block stops.
+pub fn check_well_formed(events: &[StreamEvent]) -> Result<(), String> {
+    if !matches!(events.first(), Some(StreamEvent::Start { .. })) {
+        return Err("the stream does not begin with Start".into());
+    }
+    if events.last() != Some(&StreamEvent::End) {
+        return Err("the stream does not end with End".into());
+    }
+    let mut open = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in events {
+        match e {
+            StreamEvent::BlockStart { index, .. } => {
+                if !seen.insert(*index) {
+                    return Err(format!("block {index} started twice"));
+                }
+                open.insert(*index);
+            }
+            StreamEvent::Delta { index, .. } if !open.contains(index) => {
+                return Err(format!("a delta of block {index}, which is not open"));
+            }
+            // The guard closes the block; it fails when the block was not open.
+            StreamEvent::BlockStop { index } if !open.remove(index) => {
+                return Err(format!("block {index} stopped while not open"));
+            }
+            _ => {}
+        }
+    }
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("blocks {open:?} never stopped"))
+    }
+}

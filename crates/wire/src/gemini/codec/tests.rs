@@ -209,6 +209,52 @@ proptest! {
         let wire: GenerateContentResponse = via_json(&encode_response(&resp));
         prop_assert_eq!(decode_response(&wire), resp);
     }
+
+    /// The chunks of a stream, each decoded like a response and put together, say what the
+    /// whole answer says: the same text, thoughts, calls, stop reason and usage.
+    #[test]
+    fn stream_chunks_add_up_to_the_answer(
+        events in arb::stream(
+            true,
+            false,
+            prop_oneof![Just(StopReason::Stop), Just(StopReason::Length)],
+            arb::usage(false, true),
+        )
+    ) {
+        let mut enc = ChunkEncoder::new("m");
+        let mut chunks = Vec::new();
+        for e in &events {
+            enc.push(e, &mut chunks);
+        }
+        let (last, _) = chunks.split_last().unwrap();
+        let mut folded = Vec::new();
+        for chunk in &chunks {
+            let wire: GenerateContentResponse = via_json(chunk);
+            folded.extend(decode_response(&wire).content);
+        }
+        let mut assembled = arb::assemble(&events);
+        assembled.model = "m".into();
+        let whole = decode_response(&via_json(&encode_response(&assembled)));
+        prop_assert_eq!(merged(folded), merged(whole.content.clone()));
+        let has_calls = whole.content.iter().any(|b| matches!(b, Block::ToolUse(_)));
+        let finish = last.candidates[0].finish_reason.as_deref().unwrap();
+        prop_assert_eq!(Some(stop_reason(finish, has_calls)), whole.stop_reason);
+        prop_assert_eq!(decode_response(&via_json(last)).usage, whole.usage);
+    }
+}
+
+/// Adjacent text (and adjacent thinking) blocks joined, as a client reading a stream sees
+/// them.
+fn merged(blocks: Vec<Block>) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::new();
+    for b in blocks {
+        match (out.last_mut(), b) {
+            (Some(Block::Text(a)), Block::Text(b)) => a.text.push_str(&b.text),
+            (Some(Block::Thinking(a)), Block::Thinking(b)) => a.text.push_str(&b.text),
+            (_, b) => out.push(b),
+        }
+    }
+    out
 }
 
 fn decode(body: Value) -> Request {

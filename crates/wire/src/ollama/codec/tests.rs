@@ -369,42 +369,6 @@ fn times_are_rfc3339() {
     );
 }
 
-/// The canonical answer a well-formed stream adds up to.
-fn assemble(events: &[StreamEvent]) -> Response {
-    let mut resp = Response::default();
-    let mut index = std::collections::HashMap::new();
-    for e in events {
-        match e {
-            StreamEvent::Start { model, .. } => resp.model.clone_from(model),
-            StreamEvent::BlockStart { index: i, kind } => {
-                index.insert(*i, resp.content.len());
-                resp.content.push(match kind {
-                    BlockKind::Text => Block::Text(Text::plain("")),
-                    BlockKind::Thinking => Block::Thinking(Thinking::default()),
-                    BlockKind::RedactedThinking { data } => {
-                        Block::RedactedThinking { data: data.clone() }
-                    }
-                    BlockKind::ToolUse { id, name } => Block::ToolUse(ToolUse {
-                        id: id.clone(),
-                        name: name.clone(),
-                        ..ToolUse::default()
-                    }),
-                });
-            }
-            StreamEvent::Delta { index: i, delta } => match (&mut resp.content[index[i]], delta) {
-                (Block::Text(t), Delta::Text(d)) => t.text.push_str(d),
-                (Block::Thinking(t), Delta::Thinking(d)) => t.text.push_str(d),
-                (Block::ToolUse(u), Delta::ToolArguments(d)) => u.arguments.push_str(d),
-                _ => {}
-            },
-            StreamEvent::Finish { reason, .. } => resp.stop_reason = Some(*reason),
-            StreamEvent::Usage(u) => resp.usage = *u,
-            StreamEvent::BlockStop { .. } | StreamEvent::End => {}
-        }
-    }
-    resp
-}
-
 proptest! {
     /// The lines of a stream add up to the whole answer: the same text, thinking, tool calls,
     /// stop reason and counts.
@@ -433,7 +397,7 @@ proptest! {
             }
             folded.message.tool_calls.extend(l.message.tool_calls.iter().cloned());
         }
-        let mut whole = assemble(&events);
+        let mut whole = crate::canonical::arb::assemble(&events);
         whole.model = "m".into();
         prop_assert_eq!(folded, encode_response(&whole, "t"));
     }
@@ -550,4 +514,63 @@ fn an_ollama_stream_cut_short_still_ends() {
         reason: StopReason::Length,
         stop_sequence: None
     }));
+}
+
+/// A whole answer as Ollama can carry it: one thinking text (no signature), one text, tool
+/// calls with the ids the decoder gives them, prompt and output counts only.
+fn response() -> impl Strategy<Value = Response> {
+    (
+        id(),
+        prop::option::of(word()),
+        prop::option::of(word()),
+        prop::collection::vec((id(), crate::canonical::arb::arguments()), 0..3),
+        prop_oneof![Just(StopReason::Stop), Just(StopReason::Length)],
+        (0u64..100_000, 0u64..10_000),
+    )
+        .prop_map(|(model, thinking, text, calls, stop, (input, output))| {
+            let mut content = Vec::new();
+            if let Some(text) = thinking {
+                content.push(Block::Thinking(Thinking {
+                    text,
+                    signature: None,
+                }));
+            }
+            if let Some(text) = text {
+                content.push(Block::Text(Text::plain(text)));
+            }
+            for (i, (name, arguments)) in calls.iter().enumerate() {
+                content.push(Block::ToolUse(ToolUse {
+                    id: tool_call_id(0, i, name),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                    cache_control: None,
+                }));
+            }
+            let stop = match stop {
+                StopReason::Stop if !calls.is_empty() => StopReason::ToolCalls,
+                other => other,
+            };
+            Response {
+                id: String::new(),
+                model,
+                content,
+                stop_reason: Some(stop),
+                stop_sequence: None,
+                usage: Usage {
+                    input,
+                    output,
+                    ..Usage::default()
+                },
+            }
+        })
+}
+
+proptest! {
+    #[test]
+    fn responses_round_trip(resp in response()) {
+        let wire: ChatResponse =
+            serde_json::from_value(serde_json::to_value(encode_response(&resp, "t")).unwrap())
+                .unwrap();
+        prop_assert_eq!(decode_response(&wire), resp);
+    }
 }

@@ -30,6 +30,9 @@ pub struct ChunkDecoder {
     finished: bool,
     ended: bool,
     open: Option<(Open, usize)>,
+    /// Tool-call blocks still open besides `open`: parallel calls whose arguments may
+    /// interleave stay open until a text or thinking block, the finish or the end.
+    open_tools: Vec<usize>,
     next_index: usize,
     /// OpenAI tool-call index → canonical block index.
     tools: HashMap<u32, usize>,
@@ -121,7 +124,15 @@ impl ChunkDecoder {
         let index = match self.tools.get(&call.index) {
             Some(&index) => index,
             None => {
-                self.close(out);
+                // Another call starting keeps the open calls open: their arguments may
+                // still arrive, interleaved with this one's.
+                match self.open.take() {
+                    Some((Open::Tool(_), open)) => self.open_tools.push(open),
+                    other => {
+                        self.open = other;
+                        self.close(out);
+                    }
+                }
                 let index = self.next_index;
                 self.next_index += 1;
                 self.tools.insert(call.index, index);
@@ -162,9 +173,14 @@ impl ChunkDecoder {
     }
 
     fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((_, index)) = self.open.take() {
-            out.push(StreamEvent::BlockStop { index });
-        }
+        let open = self.open.take().map(|(_, index)| index);
+        let mut indices: Vec<usize> = self.open_tools.drain(..).chain(open).collect();
+        indices.sort_unstable();
+        out.extend(
+            indices
+                .into_iter()
+                .map(|index| StreamEvent::BlockStop { index }),
+        );
     }
 }
 

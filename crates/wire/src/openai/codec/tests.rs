@@ -240,7 +240,13 @@ proptest! {
                 ChunkOut::Done => decoder.finish(&mut back),
             }
         }
-        prop_assert_eq!(back, events);
+        // OpenAI chunks do not say when a call's arguments are complete: a call stays open
+        // until the next text, the finish or the end. The rest comes back exactly.
+        let no_stops = |events: &[StreamEvent]| -> Vec<StreamEvent> {
+            events.iter().filter(|e| !matches!(e, StreamEvent::BlockStop { .. })).cloned().collect()
+        };
+        prop_assert_eq!(no_stops(&back), no_stops(&events));
+        arb::check_well_formed(&back).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -299,6 +305,9 @@ fn tool_messages_become_one_user_turn_and_mid_conversation_system_stays() {
     assert_eq!(err.field, "messages[0].content[0].type");
 }
 
+/// Parallel calls whose arguments interleave stay open until the finish, so no delta
+/// arrives after its block stopped (encoders that gather arguments until `BlockStop`,
+/// Gemini's and Ollama's, would lose them).
 #[test]
 fn decoder_handles_interleaved_parallel_tool_arguments() {
     let chunks = [
@@ -330,7 +339,6 @@ fn decoder_handles_interleaved_parallel_tool_arguments() {
                     name: "f".into()
                 }
             },
-            StreamEvent::BlockStop { index: 0 },
             StreamEvent::BlockStart {
                 index: 1,
                 kind: BlockKind::ToolUse {
@@ -346,6 +354,7 @@ fn decoder_handles_interleaved_parallel_tool_arguments() {
                 index: 0,
                 delta: Delta::ToolArguments("{}".into())
             },
+            StreamEvent::BlockStop { index: 0 },
             StreamEvent::BlockStop { index: 1 },
             StreamEvent::Finish {
                 reason: StopReason::ToolCalls,
