@@ -180,7 +180,9 @@ impl MemoryBackend {
                     cell.spent = cell.spent.saturating_add(estimated_cost_micros);
                 } else {
                     let spent = estimated_cost_micros;
-                    state.budgets.insert(key.clone(), BudgetCell { spent, ends_at });
+                    state
+                        .budgets
+                        .insert(key.clone(), BudgetCell { spent, ends_at });
                 }
                 part.budget = Some(key);
             }

@@ -282,13 +282,13 @@ impl Limiter {
 
     /// [`Limiter::settle`] at once, without a task, when everything the admission holds is
     /// in this instance's memory (no Redis round trip to wait for); otherwise the admission
-    /// comes back for the caller to settle asynchronously.
+    /// comes back (`Some`) for the caller to settle asynchronously.
     pub fn settle_in_memory(
         &self,
         mut admission: Admission,
         actual_tokens: u64,
         actual_cost_micros: i64,
-    ) -> Result<(), Admission> {
+    ) -> Option<Admission> {
         let memory_only = admission
             .balance
             .as_ref()
@@ -298,7 +298,7 @@ impl Limiter {
                 .as_ref()
                 .is_none_or(|h| h.parts.is_empty() || h.backend == Backend::Memory);
         if !memory_only {
-            return Err(admission);
+            return Some(admission);
         }
         if let Some(hold) = admission.balance.take() {
             admission.shared.balances.settle(&hold, actual_cost_micros);
@@ -311,7 +311,7 @@ impl Limiter {
                 .memory
                 .settle(&held, actual_tokens, actual_cost_micros);
         }
-        Ok(())
+        None
     }
 
     /// Whether `user`'s balance is billed (it has a balance installed).

@@ -529,16 +529,14 @@ async fn attempt(
         (
             Source::Raw(obj),
             WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Gemini | WireFormat::Ollama,
-        ) => {
-            match translate::from_openai(obj, endpoint, !parsed.strip_usage_chunk) {
-                Ok(t) => {
-                    decoded = t;
-                    let body = translate::upstream_body_fetching(&decoded, target, &images).await;
-                    (body, Some(&decoded))
-                }
-                Err(e) => return fail(e, exchange, None),
+        ) => match translate::from_openai(obj, endpoint, !parsed.strip_usage_chunk) {
+            Ok(t) => {
+                decoded = t;
+                let body = translate::upstream_body_fetching(&decoded, target, &images).await;
+                (body, Some(&decoded))
             }
-        }
+            Err(e) => return fail(e, exchange, None),
+        },
         (Source::Translated(t), _) => (
             translate::upstream_body_fetching(t, target, &images).await,
             Some(&**t),

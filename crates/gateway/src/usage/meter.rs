@@ -238,8 +238,8 @@ impl Meter {
         // caller's path (this runs from Drop too).
         let admission = if charge.is_none() {
             match limiter.settle_in_memory(admission, tokens, cost) {
-                Ok(()) => return,
-                Err(admission) => admission,
+                None => return,
+                Some(admission) => admission,
             }
         } else {
             admission
