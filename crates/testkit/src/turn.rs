@@ -129,6 +129,14 @@ pub(crate) enum Turn {
 }
 
 impl Turn {
+    /// The pause between two streamed pieces.
+    pub(crate) fn delay(&self) -> Duration {
+        match self {
+            Turn::Text(text) => text.delay,
+            Turn::ToolCall(call) => call.delay,
+        }
+    }
+
     pub(crate) fn usage(&self) -> MockUsage {
         match self {
             Turn::Text(text) => text.usage,

@@ -107,10 +107,7 @@ fn generate(shared: &Shared, reply: &Reply, prompt: &Prompt) -> Response {
     if !prompt.stream {
         return body::full(StatusCode::OK, JSON, render::message(&turn, &meta));
     }
-    let delay = match &turn {
-        Turn::Text(text) => text.delay,
-        Turn::ToolCall(call) => call.delay,
-    };
+    let delay = turn.delay();
     let guard = shared.recorder.stream_guard();
     body::paced(
         EVENT_STREAM,

@@ -158,10 +158,7 @@ fn generate(shared: &Shared, reply: &Reply, prompt: &Prompt, shape: Shape) -> Re
             render::error(500, "testkit: not a content reply"),
         );
     };
-    let delay = match &turn {
-        Turn::Text(text) => text.delay,
-        Turn::ToolCall(call) => call.delay,
-    };
+    let delay = turn.delay();
     match shape {
         Shape::Json => body::full(StatusCode::OK, JSON, render::response(&turn, &meta)),
         Shape::Array => body::full(StatusCode::OK, JSON, render::array(&turn, &meta)),

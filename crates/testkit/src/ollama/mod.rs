@@ -105,10 +105,7 @@ fn generate(shared: &Shared, reply: &Reply, prompt: &Prompt) -> Response {
     if !prompt.stream {
         return body::full(StatusCode::OK, JSON, render::response(&turn, &meta));
     }
-    let delay = match &turn {
-        Turn::Text(text) => text.delay,
-        Turn::ToolCall(call) => call.delay,
-    };
+    let delay = turn.delay();
     let guard = shared.recorder.stream_guard();
     body::paced(
         NDJSON,

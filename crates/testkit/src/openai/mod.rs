@@ -166,10 +166,7 @@ fn generate(shared: &Shared, reply: &Reply, parsed: &Parsed) -> Response {
     } else {
         render::completion_stream(&turn, &meta, prompt.include_usage)
     };
-    let delay = match &turn {
-        Turn::Text(text) => text.delay,
-        Turn::ToolCall(call) => call.delay,
-    };
+    let delay = turn.delay();
     let guard = shared.recorder.stream_guard();
     body::paced(EVENT_STREAM, events, delay, End::Complete, guard)
 }
